@@ -1,0 +1,240 @@
+"""Audio input: decoding, mono mix-down, resampling and length fixing.
+
+NumPy in, NumPy out. Decoding goes through libsndfile (:mod:`soundfile`: wav, flac,
+ogg, mp3, au, aiff, ...) with :func:`librosa.load` as a fallback for containers
+libsndfile cannot open; resampling uses :mod:`soxr` at high quality.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from numbers import Integral
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+__all__ = ["load_audio", "fix_length", "to_mono", "check_waveform", "FIX_LENGTH_MODES"]
+
+#: Length-fixing modes understood by :func:`fix_length`.
+FIX_LENGTH_MODES = ("crop", "repeat", "zero", "none")
+
+
+def to_mono(y: np.ndarray) -> np.ndarray:
+    """Average the channels of ``y`` of shape ``(n_times, n_channels)``.
+
+    This is the mix-down of :func:`librosa.load` that the paper's loader used.
+    A 1-D input is returned unchanged.
+    """
+    y = np.asarray(y)
+    if y.ndim == 1:
+        return y
+    if y.ndim != 2:
+        raise ValueError(f"audio must be 1-D or 2-D (n_times, n_channels); got {y.ndim}-D.")
+    return y.mean(axis=1, dtype=np.float64).astype(y.dtype, copy=False)
+
+
+def check_waveform(y, *, name: str = "y") -> np.ndarray:
+    """Validate one waveform and return it as a contiguous float32 1-D array.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_times,)
+        Floating-point samples.
+    name : str, default="y"
+        How the waveform is named in error messages (a path, ``"X[3]"``, ...).
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not 1-D, not floating point, empty, or holds NaN or infinite
+        samples.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D waveform; got an array of shape {y.shape}.")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise ValueError(
+            f"{name} must hold floating-point samples in [-1, 1]; got dtype {y.dtype}. "
+            "Convert integer PCM with y / np.iinfo(y.dtype).max."
+        )
+    if y.size == 0:
+        raise ValueError(f"{name} is empty: it holds no audio samples.")
+    finite = np.isfinite(y)
+    if not finite.all():
+        n_bad = int(y.size - finite.sum())
+        raise ValueError(
+            f"{name} holds {n_bad} NaN or infinite sample(s) out of {y.size}; "
+            "audio must be finite."
+        )
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _decode(path: str) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to float32 ``(n_times, n_channels)`` and its sample rate."""
+    try:
+        y, sr_native = sf.read(path, dtype="float32", always_2d=True)
+        return y, int(sr_native)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as sf_exc:
+        sf_error = sf_exc
+    # Containers libsndfile cannot open (m4a, some mp3): librosa's audioread path.
+    try:
+        import librosa
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y, sr_native = librosa.load(path, sr=None, mono=False, dtype=np.float32)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is reported below
+        raise ValueError(
+            f"could not decode audio file {path!r}: {sf_error} (libsndfile); "
+            f"{type(exc).__name__}: {exc} (fallback decoder). The file may be "
+            "corrupt or in an unsupported format."
+        ) from exc
+    y = np.atleast_2d(y).T  # librosa gives (n_channels, n_times)
+    return np.ascontiguousarray(y, dtype=np.float32), int(sr_native)
+
+
+def load_audio(
+    path: str | os.PathLike,
+    sr: int | None = 12000,
+    *,
+    mono: bool = True,
+    res_type: str = "HQ",
+) -> np.ndarray:
+    """Load an audio file as float32 at sample rate ``sr``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file libsndfile can read (wav, flac, ogg, mp3, au, aiff, ...), or one
+        librosa's fallback decoder can read.
+    sr : int or None, default=12000
+        Target sample rate in Hz (the paper's 12 kHz). ``None`` keeps the file's
+        own rate.
+    mono : bool, default=True
+        Average the channels to one, as the paper's loader (``librosa.load``) did.
+        With ``mono=False`` the result has shape ``(n_channels, n_times)``.
+    res_type : {"HQ", "VHQ", "MQ", "LQ", "QQ"}, default="HQ"
+        :func:`soxr.resample` quality. ``"HQ"`` is librosa's default
+        (``res_type="soxr_hq"``).
+
+    Returns
+    -------
+    y : ndarray of shape (n_times,) or (n_channels, n_times), dtype float32
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is empty, cannot be decoded, holds no samples, or holds NaN or
+        infinite samples.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> t = np.arange(22050) / 22050
+    >>> sf.write(path, 0.5 * np.sin(2 * np.pi * 440 * t), 22050)
+    >>> y = load_audio(path)
+    >>> y.dtype, y.shape
+    (dtype('float32'), (12000,))
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"audio file {path!r} does not exist.")
+    if os.path.isdir(path):
+        raise ValueError(f"audio file {path!r} is a directory, not a file.")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"audio file {path!r} is empty (0 bytes).")
+    if sr is not None and (not isinstance(sr, Integral) or sr <= 0):
+        raise ValueError(f"sr must be a positive int or None; got {sr!r}.")
+
+    y, sr_native = _decode(path)  # (n_times, n_channels)
+    if y.shape[0] == 0:
+        raise ValueError(f"audio file {path!r} holds no samples (zero length).")
+    if mono:
+        y = to_mono(y)
+    if sr is not None and sr != sr_native:
+        y = soxr.resample(y, sr_native, sr, quality=res_type)
+    y = np.ascontiguousarray(y.T if y.ndim == 2 else y, dtype=np.float32)
+    if y.shape[-1] == 0:
+        raise ValueError(f"audio file {path!r} is too short to resample to sr={sr}.")
+    finite = np.isfinite(y)
+    if not finite.all():
+        raise ValueError(
+            f"audio file {path!r} holds {int(y.size - finite.sum())} NaN or infinite "
+            "sample(s); audio must be finite."
+        )
+    return y
+
+
+def fix_length(
+    y: np.ndarray,
+    n_samples: int,
+    mode: str = "crop",
+    *,
+    axis: int = -1,
+    pad_value: float = 0.0,
+    name: str = "y",
+) -> np.ndarray:
+    """Bring ``y`` to ``n_samples`` along ``axis`` with one of the paper's rules.
+
+    Parameters
+    ----------
+    y : ndarray
+        A waveform (or any array: log-mel frames use ``axis=-1`` too).
+    n_samples : int
+        Target size along ``axis`` (the paper: 350,000 samples at 12 kHz).
+    mode : {"crop", "repeat", "zero", "none"}, default="crop"
+        - ``"crop"``: keep the first ``n_samples`` (GTZAN, Extended Ballroom). A
+          shorter input is an error, as in the paper's code: pick ``"zero"`` or
+          ``"repeat"`` for datasets of short clips.
+        - ``"repeat"``: tile the clip until it is long enough, then cut (the
+          paper's UrbanSound8K rule). Longer inputs are cropped.
+        - ``"zero"``: append ``pad_value`` up to ``n_samples``; longer inputs are
+          cropped.
+        - ``"none"``: return ``y`` unchanged.
+    axis : int, default=-1
+        The time axis.
+    pad_value : float, default=0.0
+        Value appended by ``"zero"``.
+    name : str, default="y"
+        How ``y`` is named in error messages.
+
+    Returns
+    -------
+    ndarray
+        ``y`` with exactly ``n_samples`` along ``axis`` (unless ``mode="none"``).
+
+    Examples
+    --------
+    >>> fix_length(np.arange(3.0), 7, mode="repeat")
+    array([0., 1., 2., 0., 1., 2., 0.])
+    >>> fix_length(np.arange(3.0), 5, mode="zero")
+    array([0., 1., 2., 0., 0.])
+    """
+    if mode not in FIX_LENGTH_MODES:
+        raise ValueError(f"mode must be one of {FIX_LENGTH_MODES}; got {mode!r}.")
+    if mode == "none":
+        return y
+    if not isinstance(n_samples, Integral) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
+    n = y.shape[axis]
+    if n >= n_samples:
+        return np.take(y, np.arange(n_samples), axis=axis) if n > n_samples else y
+    if mode == "crop":
+        raise ValueError(
+            f"{name} has {n} samples, fewer than n_samples={n_samples}, so it cannot "
+            "be cropped; use fix_length='zero' or 'repeat' for short clips."
+        )
+    if n == 0:
+        raise ValueError(f"{name} is empty: nothing to {mode}-pad.")
+    if mode == "repeat":
+        reps = -(-n_samples // n)
+        tiled = np.concatenate([y] * reps, axis=axis)
+        return np.take(tiled, np.arange(n_samples), axis=axis)
+    pad = [(0, 0)] * y.ndim
+    pad[axis] = (0, n_samples - n)
+    return np.pad(y, pad, mode="constant", constant_values=pad_value)

@@ -1,0 +1,160 @@
+"""The paper's log-mel front end as a batched torch module.
+
+Pons & Serra (2019), SPEC section 2: power STFT (n_fft=512, hop=256, periodic Hann
+window, centred with reflect padding), 96 Slaney mel bands over 0-6000 Hz with area
+normalisation (librosa's filter bank), then decibels with ``ref=1``,
+``amin=1e-10`` and an 80 dB floor below each clip's own maximum, i.e.
+``librosa.power_to_db(librosa.feature.melspectrogram(...), ref=1.0, amin=1e-10,
+top_db=80.0)``.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ._utils import resolve_device
+
+__all__ = ["LogMelSpectrogram", "log_mel_spectrogram"]
+
+
+class LogMelSpectrogram(nn.Module):
+    """Batched log-mel spectrogram matching librosa with the paper's settings.
+
+    Parameters
+    ----------
+    sr : int, default=12000
+        Sample rate of the input waveforms.
+    n_fft : int, default=512
+        FFT size and window length.
+    hop_length : int, default=256
+        Hop between frames.
+    n_mels : int, default=96
+        Number of mel bands.
+    fmin : float, default=0.0
+        Lowest band edge in Hz.
+    fmax : float or None, default=None
+        Highest band edge in Hz; ``None`` means ``sr / 2`` (6000 Hz at 12 kHz).
+    top_db : float or None, default=80.0
+        Floor each clip at its own maximum minus ``top_db`` decibels. ``None``
+        disables the floor.
+    amin : float, default=1e-10
+        Power floor before the logarithm.
+
+    Notes
+    -----
+    Every clip is normalised by its own maximum only, so a clip's spectrogram never
+    depends on the other clips of its batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> y = torch.sin(2 * torch.pi * 440 * torch.arange(12000) / 12000)
+    >>> LogMelSpectrogram()(y[None]).shape
+    torch.Size([1, 96, 47])
+    """
+
+    def __init__(
+        self,
+        sr: int = 12000,
+        n_fft: int = 512,
+        hop_length: int = 256,
+        n_mels: int = 96,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        top_db: float | None = 80.0,
+        amin: float = 1e-10,
+    ) -> None:
+        super().__init__()
+        self.sr = sr
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.n_mels = n_mels
+        self.top_db = top_db
+        self.amin = amin
+        mel_basis = librosa.filters.mel(
+            sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=False,
+            norm="slaney",
+        )  # (n_mels, 1 + n_fft // 2)
+        self.register_buffer("mel_basis", torch.from_numpy(mel_basis.astype(np.float32)))
+        self.register_buffer("window", torch.hann_window(n_fft, periodic=True))
+
+    def n_frames(self, n_times: int) -> int:
+        """Number of frames for a signal of ``n_times`` samples."""
+        return 1 + n_times // self.hop_length
+
+    def forward(self, y: Tensor) -> Tensor:
+        """Map waveforms ``(batch, n_times)`` to log-mel ``(batch, n_mels, n_frames)``."""
+        if y.ndim != 2:
+            raise ValueError(f"expected waveforms of shape (batch, n_times); got {tuple(y.shape)}.")
+        if y.shape[-1] < self.n_fft:
+            raise ValueError(
+                f"each waveform must have at least n_fft={self.n_fft} samples; "
+                f"got {y.shape[-1]}."
+            )
+        spec = torch.stft(
+            y.float(), n_fft=self.n_fft, hop_length=self.hop_length,
+            window=self.window, center=True, pad_mode="reflect", return_complex=True,
+        )  # (batch, 1 + n_fft // 2, n_frames)
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.matmul(self.mel_basis, power)  # (batch, n_mels, n_frames)
+        db = 10.0 * torch.log10(torch.clamp(mel, min=self.amin))
+        if self.top_db is not None:
+            floor = db.amax(dim=(1, 2), keepdim=True) - self.top_db
+            db = torch.maximum(db, floor)
+        return db
+
+
+def log_mel_spectrogram(
+    y: np.ndarray,
+    sr: int = 12000,
+    *,
+    n_fft: int = 512,
+    hop_length: int = 256,
+    n_mels: int = 96,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    top_db: float | None = 80.0,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Log-mel spectrogram of one waveform, shaped like librosa's output.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_times,)
+        Floating-point waveform at ``sr``.
+    sr, n_fft, hop_length, n_mels, fmin, fmax, top_db
+        See :class:`LogMelSpectrogram`; the defaults are the paper's.
+    device : str, default="cpu"
+        Where to compute (see :func:`skaudio_random._utils.resolve_device`).
+
+    Returns
+    -------
+    S_db : ndarray of shape (n_mels, n_frames), dtype float32
+        ``n_frames = 1 + n_times // hop_length``.
+
+    Examples
+    --------
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(24000) / 12000).astype(np.float32)
+    >>> log_mel_spectrogram(y).shape
+    (96, 94)
+    """
+    from .audio import check_waveform
+
+    y = check_waveform(y, name="y")
+    dev = resolve_device(device)
+    module = LogMelSpectrogram(
+        sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin,
+        fmax=fmax, top_db=top_db,
+    ).to(dev)
+    with torch.inference_mode():
+        out = module(torch.from_numpy(y)[None].to(dev))[0]
+    return out.cpu().numpy()
+
+
+def n_samples_for_frames(n_frames: int, hop_length: int = 256) -> int:
+    """Fewest samples whose centred STFT has ``n_frames`` frames."""
+    return max(0, (n_frames - 1) * hop_length)
+
