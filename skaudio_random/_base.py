@@ -1,0 +1,182 @@
+"""The base class shared by every audio feature transformer.
+
+It owns what all of them do alike: validating the input, decoding files in
+parallel batches, the per-clip feature cache, the progress bar and the
+scikit-learn plumbing. A subclass says how many features it makes, what they are
+called, and how to compute them for a batch of decoded clips.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from tqdm.auto import tqdm
+
+from ._cache import FeatureCache, resolve_memory_location
+from ._input import AudioInput, iter_decoded_batches, n_decode_workers
+from .audio import FIX_LENGTH_MODES
+
+__all__ = ["AudioFeatureTransformer"]
+
+#: Bump when stored features of an unchanged parameter set would change.
+FEATURE_FORMAT_VERSION = 1
+
+
+class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
+    """Base class: a fit-less transformer from audio clips to feature vectors.
+
+    Subclasses implement :meth:`_prepare`, :meth:`_n_features`,
+    :meth:`_feature_names` and :meth:`_transform_clips`; everything else (input
+    forms, decoding, caching, progress) is here.
+
+    Notes
+    -----
+    ``fit`` learns nothing: it validates the parameters and the input and returns
+    ``self``. ``transform`` works without ``fit``.
+    """
+
+    _parameter_constraints: dict = {
+        "sr": [Interval(Integral, 1, None, closed="left")],
+        "fix_length": [StrOptions(set(FIX_LENGTH_MODES))],
+        "n_jobs": [Integral, None],
+        "memory": [None, str, os.PathLike, joblib.Memory],
+        "verbose": ["verbose"],
+    }
+
+    #: Parameters that never change the features (left out of the cache key).
+    _not_in_cache_key: tuple[str, ...] = ("n_jobs", "memory", "verbose", "device", "batch_size")
+
+    # -- subclass hooks --------------------------------------------------------
+    def _prepare(self) -> None:
+        """Build whatever ``transform`` needs (a network, filter banks)."""
+
+    def _n_features(self) -> int:
+        raise NotImplementedError
+
+    def _feature_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def _transform_clips(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:
+        """Features ``(len(clips), n_features)`` of decoded float32 clips at ``sr``."""
+        raise NotImplementedError
+
+    def _batch_size(self) -> int:
+        """Clips per decoded batch."""
+        return 16
+
+    def _cache_key(self) -> dict:
+        params = {
+            k: v for k, v in self.get_params(deep=False).items()
+            if k not in self._not_in_cache_key
+        }
+        return {
+            "estimator": type(self).__qualname__,
+            "format": FEATURE_FORMAT_VERSION,
+            **params,
+        }
+
+    # -- scikit-learn API ------------------------------------------------------
+    def fit(self, X, y=None):
+        """Validate the parameters and the input; nothing is learned.
+
+        Parameters
+        ----------
+        X : sequence of path-like, sequence of 1-D arrays, or array of shape (n_clips, n_times)
+            Audio clips: file paths, or waveforms already at ``sr``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        AudioInput(X)
+        self._prepare()
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Compute one feature vector per clip.
+
+        Parameters
+        ----------
+        X : sequence of path-like, sequence of 1-D arrays, or array of shape (n_clips, n_times)
+            Audio clips: file paths (decoded, mixed to mono and resampled to
+            ``sr``), or waveforms already at ``sr``.
+
+        Returns
+        -------
+        features : ndarray of shape (n_clips, n_features_out), dtype float32
+        """
+        self._validate_params()
+        audio = AudioInput(X)
+        self._prepare()
+        n_features = self._n_features()
+        out = np.empty((len(audio), n_features), dtype=np.float32)
+
+        location = resolve_memory_location(self.memory)
+        cache = fingerprints = None
+        todo = list(range(len(audio)))
+        if location is not None:
+            cache = FeatureCache(location, self._cache_key(), n_features)
+            fingerprints = [audio.fingerprint(i) for i in range(len(audio))]
+            todo = []
+            for i, fp in enumerate(fingerprints):
+                vec = cache.get(fp)
+                if vec is None:
+                    todo.append(i)
+                else:
+                    out[i] = vec
+
+        sr = self.sr
+        batches = iter_decoded_batches(
+            lambda i: audio.load(i, sr), todo, self._batch_size(),
+            n_workers=n_decode_workers(self.n_jobs),
+        )
+        with tqdm(
+            total=len(audio), initial=len(audio) - len(todo), unit="clip",
+            desc=type(self).__name__, disable=not self.verbose, leave=False,
+        ) as bar:
+            for idx, clips in batches:
+                feats = self._transform_clips(clips, [audio.describe(i) for i in idx])
+                for row, i in zip(feats, idx):
+                    if not np.isfinite(row).all():
+                        raise RuntimeError(
+                            f"non-finite features for {audio.describe(i)}; please "
+                            "report this as a bug."
+                        )
+                    out[i] = row
+                    if cache is not None:
+                        cache.put(fingerprints[i], row)
+                bar.update(len(idx))
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the output features (layer or branch, then channel).
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; the input is audio, not named columns.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        self._validate_params()
+        self._prepare()
+        return np.asarray(self._feature_names(), dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = True
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.target_tags.required = False
+        return tags

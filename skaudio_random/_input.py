@@ -1,0 +1,202 @@
+"""Audio input validation and streamed, parallel decoding.
+
+Every feature transformer accepts what users have:
+
+- a sequence of file paths (``str`` or ``os.PathLike``), decoded on demand;
+- a sequence of 1-D float arrays of different lengths, already at the target rate;
+- a 2-D float array of equal-length waveforms ``(n_clips, n_times)``, already at
+  the target rate.
+
+Files are decoded in batches by a thread pool while the previous batch computes,
+so a dataset is never held in memory whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from joblib import effective_n_jobs
+
+from .audio import check_waveform, load_audio
+
+__all__ = ["AudioInput", "iter_decoded_batches"]
+
+_HASH_CHUNK = 1 << 20
+
+
+def _is_path(item) -> bool:
+    return isinstance(item, (str, os.PathLike))
+
+
+class AudioInput:
+    """A validated, indexable view over the clips of ``X``.
+
+    Parameters
+    ----------
+    X : sequence of path-like, sequence of 1-D float arrays, or 2-D float array
+        The clips.
+    name : str, default="X"
+        How the input is named in error messages.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is a single path, empty, a 1-D or 3-D numeric array, a non-float
+        array, or holds an item that is neither a path nor a 1-D float waveform.
+    """
+
+    def __init__(self, X, *, name: str = "X") -> None:
+        self.name = name
+        if _is_path(X):
+            raise ValueError(
+                f"{name} must be a list of audio file paths or waveforms; got the "
+                f"single path {os.fspath(X)!r}. Wrap it in a list: [{os.fspath(X)!r}]."
+            )
+        if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+            raise ValueError(f"{name} must hold audio; sparse matrices are not supported.")
+        if isinstance(X, np.ndarray):
+            items = self._from_array(X)
+        elif isinstance(X, Sequence) or hasattr(X, "__iter__"):
+            items = list(X)
+        else:
+            raise ValueError(
+                f"{name} must be a list of audio file paths, a list of 1-D waveforms or "
+                f"a 2-D array (n_clips, n_times); got {type(X).__name__}."
+            )
+        if len(items) == 0:
+            raise ValueError(f"{name} holds no clips (0 items); at least 1 is required.")
+        self.items = [self._check_item(item, i) for i, item in enumerate(items)]
+
+    def _from_array(self, X: np.ndarray) -> list:
+        if X.dtype.kind in "USO":
+            if X.ndim != 1:
+                raise ValueError(
+                    f"{self.name} of file paths must be 1-D; got an array of shape {X.shape}."
+                )
+            return list(X)
+        if X.ndim == 2:
+            if not np.issubdtype(X.dtype, np.floating):
+                raise ValueError(
+                    f"{self.name} must hold floating-point audio samples; got dtype "
+                    f"{X.dtype}. Convert integer PCM with X / np.iinfo(X.dtype).max."
+                )
+            return list(X)
+        if X.ndim == 1:
+            raise ValueError(
+                f"{self.name} must be a list of clips or a 2-D array (n_clips, n_times); "
+                f"got a 1-D array of shape {X.shape}. For one waveform y use [y] or "
+                "y[None, :]."
+            )
+        raise ValueError(
+            f"{self.name} must be a 2-D array (n_clips, n_times) or a list of clips; "
+            f"got a {X.ndim}-D array of shape {X.shape}."
+        )
+
+    def _check_item(self, item, i: int):
+        if _is_path(item):
+            return os.fspath(item)
+        arr = np.asarray(item)
+        if arr.dtype.kind in "USO":
+            raise ValueError(
+                f"{self.name}[{i}] must be a file path (str or os.PathLike) or a 1-D "
+                f"float waveform; got {type(item).__name__}."
+            )
+        return check_waveform(arr, name=f"{self.name}[{i}]")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def has_paths(self) -> bool:
+        return any(isinstance(item, str) for item in self.items)
+
+    def describe(self, i: int) -> str:
+        """How clip ``i`` is named in messages: its path, or ``X[i]``."""
+        item = self.items[i]
+        return item if isinstance(item, str) else f"{self.name}[{i}]"
+
+    def load(self, i: int, sr: int) -> np.ndarray:
+        """Clip ``i`` as float32 mono at ``sr`` (arrays are taken as already at ``sr``)."""
+        item = self.items[i]
+        if isinstance(item, str):
+            return load_audio(item, sr=sr)
+        return item
+
+    def fingerprint(self, i: int) -> str:
+        """A hash of clip ``i``'s content (file bytes or samples), for caching."""
+        h = hashlib.blake2b(digest_size=20)
+        item = self.items[i]
+        if isinstance(item, str):
+            try:
+                with open(item, "rb") as f:
+                    h.update(b"file:")
+                    while chunk := f.read(_HASH_CHUNK):
+                        h.update(chunk)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"audio file {item!r} does not exist.") from None
+        else:
+            h.update(b"array:")
+            h.update(item.tobytes())
+        return h.hexdigest()
+
+
+def n_decode_workers(n_jobs: int | None) -> int:
+    """Threads used to decode files: ``n_jobs`` as in joblib, at least one."""
+    return max(1, effective_n_jobs(n_jobs) if n_jobs is not None else 1)
+
+
+def iter_decoded_batches(
+    load: Callable[[int], np.ndarray],
+    indices: Sequence[int],
+    batch_size: int,
+    n_workers: int = 1,
+    prefetch: int = 2,
+) -> Iterator[tuple[list[int], list[np.ndarray]]]:
+    """Yield ``(batch_indices, clips)`` while the next batches decode in threads.
+
+    Parameters
+    ----------
+    load : callable
+        ``load(i)`` returns clip ``i`` as a 1-D array.
+    indices : sequence of int
+        Clips to load, in order.
+    batch_size : int
+        Clips per yielded batch.
+    n_workers : int, default=1
+        Decoding threads. libsndfile and soxr release the GIL, so threads decode in
+        parallel with each other and with torch.
+    prefetch : int, default=2
+        Batches decoded ahead of the one being consumed; memory holds at most
+        ``prefetch + 1`` batches.
+    """
+    chunks = [list(indices[k : k + batch_size]) for k in range(0, len(indices), batch_size)]
+    if not chunks:
+        return
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        pending: deque = deque()
+        next_chunk = 0
+
+        def submit() -> None:
+            nonlocal next_chunk
+            if next_chunk < len(chunks):
+                chunk = chunks[next_chunk]
+                pending.append((chunk, [pool.submit(load, i) for i in chunk]))
+                next_chunk += 1
+
+        for _ in range(prefetch + 1):
+            submit()
+        try:
+            while pending:
+                chunk, futures = pending.popleft()
+                clips = [f.result() for f in futures]
+                submit()
+                yield chunk, clips
+        finally:
+            for _, futures in pending:
+                for f in futures:
+                    f.cancel()
