@@ -13,13 +13,72 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
     ) from exc
 
 from .audio import fix_length, load_audio
+from .datasets import (
+    get_data_home,
+    load_audio_folder,
+    load_esc50,
+    load_extended_ballroom,
+    load_gtzan,
+    load_spoken_digits,
+    load_urbansound8k,
+)
+from .elm import ELMClassifier
+from .features import (
+    VGG,
+    FrameLevel,
+    FrameLevelManyShapes,
+    SampleLevel,
+    Temporal,
+    Timbral,
+    TimbralTemporal,
+    TimbralTime,
+    Time,
+    Vertical7x86,
+    Vertical7x96,
+)
+from .grids import paper_elm_grid, paper_svm_grid
+from .kernels import (
+    PrecomputedKernel,
+    clear_kernel_cache,
+    kernel_cache_info,
+    make_kernel_svc,
+    set_kernel_cache_limit,
+)
+from .mfcc import MFCC
 from .spectrogram import LogMelSpectrogram, log_mel_spectrogram
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "SampleLevel",
+    "FrameLevel",
+    "FrameLevelManyShapes",
+    "Vertical7x96",
+    "Vertical7x86",
+    "Timbral",
+    "Temporal",
+    "TimbralTemporal",
+    "Time",
+    "TimbralTime",
+    "VGG",
+    "MFCC",
     "load_audio",
     "fix_length",
     "log_mel_spectrogram",
     "LogMelSpectrogram",
+    "ELMClassifier",
+    "paper_svm_grid",
+    "paper_elm_grid",
+    "PrecomputedKernel",
+    "make_kernel_svc",
+    "clear_kernel_cache",
+    "kernel_cache_info",
+    "set_kernel_cache_limit",
+    "get_data_home",
+    "load_gtzan",
+    "load_extended_ballroom",
+    "load_urbansound8k",
+    "load_esc50",
+    "load_audio_folder",
+    "load_spoken_digits",
 ]

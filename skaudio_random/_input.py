@@ -79,18 +79,25 @@ class AudioInput:
                     f"{self.name} of file paths must be 1-D; got an array of shape {X.shape}."
                 )
             return list(X)
+        if np.iscomplexobj(X):
+            raise ValueError(f"Complex data not supported: {self.name} must hold real audio samples.")
         if X.ndim == 2:
             if not np.issubdtype(X.dtype, np.floating):
                 raise ValueError(
                     f"{self.name} must hold floating-point audio samples; got dtype "
                     f"{X.dtype}. Convert integer PCM with X / np.iinfo(X.dtype).max."
                 )
+            if X.shape[1] == 0:
+                raise ValueError(
+                    f"{self.name} has 0 feature(s) (shape={X.shape}) while a minimum of "
+                    "1 is required: each row must be a waveform of at least one sample."
+                )
             return list(X)
         if X.ndim == 1:
             raise ValueError(
                 f"{self.name} must be a list of clips or a 2-D array (n_clips, n_times); "
-                f"got a 1-D array of shape {X.shape}. For one waveform y use [y] or "
-                "y[None, :]."
+                f"got a 1-D array of shape {X.shape}. Reshape your data: for one "
+                "waveform y use [y] or y[None, :]."
             )
         raise ValueError(
             f"{self.name} must be a 2-D array (n_clips, n_times) or a list of clips; "

@@ -54,6 +54,8 @@ def check_waveform(y, *, name: str = "y") -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"{name} must be a 1-D waveform; got an array of shape {y.shape}.")
+    if np.iscomplexobj(y):
+        raise ValueError(f"Complex data not supported: {name} must hold real audio samples.")
     if not np.issubdtype(y.dtype, np.floating):
         raise ValueError(
             f"{name} must hold floating-point samples in [-1, 1]; got dtype {y.dtype}. "

@@ -1,0 +1,220 @@
+"""The base class of the random-weight CNN transformers.
+
+One class serves every architecture: it resolves ``width`` to the paper's filter
+count, draws the network on the CPU from ``random_state`` (so an int seed gives
+the same weights on every machine and device), prepares the input the paper's
+way (waveform length, or log-mel then frame length) and runs the network without
+autograd on ``device``.
+"""
+
+from __future__ import annotations
+
+import copy
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import AudioFeatureTransformer
+from ._utils import make_generator, resolve_device, seed_from_random_state
+from .architectures import ARCHITECTURES, nf_for_width
+from .audio import fix_length
+from .spectrogram import LogMelSpectrogram
+
+__all__ = ["RandomCNNBase"]
+
+# Activation memory allowed per forward pass when batch_size="auto".
+_CPU_ACTIVATION_BUDGET = 1 << 30  # 1 GiB
+_MAX_AUTO_BATCH = 64
+
+
+class RandomCNNBase(AudioFeatureTransformer):
+    """Base class of the transformers over the paper's random-weight CNNs.
+
+    A subclass sets ``_architecture`` (a key of
+    :data:`skaudio_random.architectures.ARCHITECTURES`) and declares its
+    ``__init__``. The input kind (waveform or log-mel) comes from the registry.
+    """
+
+    _architecture: str = ""
+
+    _parameter_constraints: dict = {
+        **AudioFeatureTransformer._parameter_constraints,
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "random_state": ["random_state"],
+    }
+
+    # -- network ---------------------------------------------------------------
+    @property
+    def _spec(self):
+        return ARCHITECTURES[self._architecture]
+
+    def _options(self) -> dict:
+        return {name: getattr(self, name) for name in self._spec.options}
+
+    def _resolve_seed(self) -> int:
+        # An int is its own seed; otherwise draw once per instance and keep it, so
+        # that repeated transforms (train, then test) use the same network.
+        rs = self.random_state
+        if isinstance(rs, Integral) and not isinstance(rs, bool):
+            return int(rs)
+        if getattr(self, "_seed_source", None) is not rs or not hasattr(self, "_seed"):
+            self._seed = seed_from_random_state(rs)
+            self._seed_source = rs
+        return self._seed
+
+    def _prepare(self) -> None:
+        spec = self._spec
+        nf = nf_for_width(spec.name, int(self.width))
+        seed = self._resolve_seed()
+        device = resolve_device(self.device)
+        key = (nf, seed, tuple(sorted(self._options().items())), str(device), self.sr)
+        if getattr(self, "_network_key", None) != key:
+            self._build(spec, nf, seed, device)
+            self._network_key = key
+        self._length_check()
+
+    def _build(self, spec, nf: int, seed: int, device: torch.device) -> None:
+        network = spec.build(nf, generator=make_generator(seed), **self._options())
+        network = network.to(device).eval().requires_grad_(False)
+        self._network = network
+        self._nf = nf
+        self._device = device
+        self._frontend = None
+        if spec.input_kind == "mel":
+            self._frontend = LogMelSpectrogram(sr=self.sr).to(device)
+        self._peak_bytes = {}
+
+    def _length_check(self) -> None:
+        target = self._target_length()
+        if self.fix_length != "none" and target < self._network.min_length:
+            unit = "n_frames" if self._spec.input_kind == "mel" else "n_samples"
+            raise ValueError(
+                f"{unit}={target} is too short for {type(self).__name__}, which needs "
+                f"at least {self._network.min_length}."
+            )
+
+    def _target_length(self) -> int:
+        if self._spec.input_kind == "mel":
+            return self.n_frames
+        return self.n_samples
+
+    def _n_features(self) -> int:
+        return self._spec.n_features(self._nf)
+
+    def _feature_names(self) -> list[str]:
+        return list(self._network.feature_names())
+
+    def _cache_key(self) -> dict:
+        return {**super()._cache_key(), "seed": self._resolve_seed(), "nf": self._nf}
+
+    # -- input preparation -----------------------------------------------------
+    def _prepare_waveform(self, y: np.ndarray, name: str) -> torch.Tensor:
+        y = fix_length(y, self.n_samples, self.fix_length, name=name)
+        if y.shape[-1] < self._network.min_length:
+            raise ValueError(
+                f"{name} has {y.shape[-1]} samples; {type(self).__name__} needs at "
+                f"least {self._network.min_length}. Use fix_length='zero' or 'repeat'."
+            )
+        return torch.from_numpy(np.ascontiguousarray(y))
+
+    def _prepare_mel(self, y: np.ndarray, name: str) -> torch.Tensor:
+        """Log-mel of the whole clip, then the frame-length rule (SPEC section 1).
+
+        The dB floor is relative to the whole clip's maximum; ``crop`` keeps the
+        first frames, ``repeat`` tiles log-mel frames (the paper's UrbanSound8K
+        rule), ``zero`` pads the audio with silence.
+        """
+        frontend = self._frontend
+        n_fft, hop = frontend.n_fft, frontend.hop_length
+        mode, n_frames = self.fix_length, self.n_frames
+        if mode == "zero":
+            y = fix_length(y, max((n_frames - 1) * hop, n_fft), "zero", name=name)
+        elif mode == "repeat" and y.shape[-1] < n_fft:
+            y = fix_length(y, n_fft, "repeat", name=name)
+        elif y.shape[-1] < n_fft:
+            raise ValueError(
+                f"{name} has {y.shape[-1]} samples, shorter than one STFT window "
+                f"(n_fft={n_fft}); use fix_length='zero' or 'repeat' for short clips."
+            )
+        wave = torch.from_numpy(np.ascontiguousarray(y)).to(self._device)
+        mel = frontend(wave[None])[0]  # (n_mels, n_frames_clip)
+        if mode == "none":
+            if mel.shape[-1] < self._network.min_length:
+                raise ValueError(
+                    f"{name} gives {mel.shape[-1]} frames; {type(self).__name__} needs "
+                    f"at least {self._network.min_length}. Use fix_length='zero' or "
+                    "'repeat'."
+                )
+            return mel
+        if mel.shape[-1] < n_frames and mode == "crop":
+            raise ValueError(
+                f"{name} gives {mel.shape[-1]} frames, fewer than n_frames={n_frames}, "
+                "so it cannot be cropped; use fix_length='zero' or 'repeat' for short "
+                "clips."
+            )
+        if mel.shape[-1] < n_frames:  # repeat
+            reps = -(-n_frames // mel.shape[-1])
+            mel = mel.repeat(1, reps)
+        return mel[:, :n_frames]
+
+    # -- forward ---------------------------------------------------------------
+    def _per_clip_bytes(self, shape: tuple[int, ...]) -> int:
+        """Largest activation of one clip of ``shape`` (measured on the meta device)."""
+        if shape not in self._peak_bytes:
+            meta = copy.deepcopy(self._network).to("meta")
+            sizes = [0]
+
+            def hook(module, inputs, output):
+                if isinstance(output, torch.Tensor):
+                    sizes.append(output.numel())
+
+            handles = [m.register_forward_hook(hook) for m in meta.modules()]
+            with torch.inference_mode():
+                meta(torch.empty((1, *shape), device="meta"))
+            for h in handles:
+                h.remove()
+            self._peak_bytes[shape] = 4 * 3 * max(sizes)  # input + output + scratch
+        return self._peak_bytes[shape]
+
+    def _forward_batch_size(self, shape: tuple[int, ...]) -> int:
+        if self.batch_size != "auto":
+            return self.batch_size
+        budget = _CPU_ACTIVATION_BUDGET
+        if self._device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self._device)
+            budget = max(budget, free // 2)
+        return int(np.clip(budget // max(1, self._per_clip_bytes(shape)), 1, _MAX_AUTO_BATCH))
+
+    def _batch_size(self) -> int:
+        return self.batch_size if self.batch_size != "auto" else 16
+
+    def _transform_clips(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:
+        prepare = (
+            self._prepare_mel if self._spec.input_kind == "mel" else self._prepare_waveform
+        )
+        out = np.empty((len(clips), self._n_features()), dtype=np.float32)
+        with torch.inference_mode():
+            inputs = [prepare(y, name) for y, name in zip(clips, names)]
+            # Clips of equal shape share forward passes; with fix_length="none"
+            # lengths differ and are grouped.
+            groups: dict[tuple[int, ...], list[int]] = {}
+            for i, x in enumerate(inputs):
+                groups.setdefault(tuple(x.shape), []).append(i)
+            for shape, members in groups.items():
+                step = self._forward_batch_size(shape)
+                for k in range(0, len(members), step):
+                    rows = members[k : k + step]
+                    x = torch.stack([inputs[i] for i in rows]).to(self._device)
+                    out[rows] = self._network(x).float().cpu().numpy()
+        return out
+
+    # -- pickling: the network is rebuilt from the seed ------------------------
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in ("_network", "_frontend", "_network_key", "_peak_bytes", "_device"):
+            state.pop(name, None)
+        return state
