@@ -428,7 +428,7 @@ def test_vgg_batchnorm_depends_on_batch():
     # the paper's network (no batch norm) does not depend on the batch
     plain = build("vgg")
     torch.testing.assert_close(plain(x[:1])[0], plain(x)[0], rtol=1e-5, atol=1e-5)
-    # each block's map before pooling is normalised per channel over the batch
+    # batch norm changes values only, not the map shapes
     assert net.layer_shapes(1376) == EXPECTED_SHAPES["vgg"]
     with pytest.raises(ValueError, match="batchnorm must be one of"):
         build("vgg", batchnorm="layer")
