@@ -48,6 +48,7 @@ class _Server:
         )
         self.n_cuts = 0  # how many responses to cut (then serve normally)
         self.honour_range = True
+        self.lie_about_range = False  # a 206 whose Content-Range starts at 0
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         server = self
 
@@ -74,8 +75,9 @@ class _Server:
                         self.end_headers()
                         return
                     self.send_response(206)
+                    first = 0 if server.lie_about_range else start
                     self.send_header(
-                        "Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}"
+                        "Content-Range", f"bytes {first}-{len(data) - 1}/{len(data)}"
                     )
                 else:
                     self.send_response(200)
@@ -206,6 +208,18 @@ def test_download_restarts_when_range_is_ignored(server, tmp_path):
         f"{server.url}/f.bin", tmp_path / "f.bin", checksum=_md5(data), progress=False
     )
     assert out.read_bytes() == data
+
+
+def test_download_restarts_on_unexpected_content_range(server, tmp_path):
+    data = _payload()
+    server.files["/f.bin"] = data
+    (tmp_path / "f.bin.part").write_bytes(data[:1000])
+    server.lie_about_range = True
+    out = download_file(
+        f"{server.url}/f.bin", tmp_path / "f.bin", checksum=_md5(data), progress=False
+    )
+    assert out.read_bytes() == data
+    assert [r for _, r in server.requests] == ["bytes=1000-", None]
 
 
 def test_download_part_already_complete(server, tmp_path):

@@ -131,6 +131,14 @@ def _stream(url: str, part: Path, *, progress: bool, timeout: float, desc: str) 
         resumed = start > 0 and response.status == 206
         if start and not resumed:
             start = 0  # the server sent the whole file again
+        if resumed:
+            m = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+            if not m or int(m.group(1)) != start:
+                part.unlink()  # an unexpected range: start afresh next attempt
+                raise _IncompleteDownload(
+                    f"the server answered Range bytes={start}- with Content-Range "
+                    f"{response.headers.get('Content-Range')!r}"
+                )
         length = response.headers.get("Content-Length")
         total = start + int(length) if length is not None else None
         received = 0

@@ -153,8 +153,9 @@ def load_gtzan(
     split : {"fault_filtered", "all"}, default="fault_filtered"
         Which partition to return.
     download : bool, default=False
-        GTZAN has no working public download; when the data is missing and
-        ``download=True`` the error explains how to obtain it.
+        Accepted for the same signature as the other loaders, but GTZAN has no
+        working public download (its original link is dead): when the data is
+        missing, the error says how to obtain it, whatever this says.
     return_X_y : bool, default=False
         Return ``(filenames, target)`` instead of a bunch.
     check_audio : bool, default=False
@@ -209,15 +210,7 @@ def load_gtzan(
         home, _CANDIDATES, lambda p: any((p / g).is_dir() for g in GTZAN_GENRES)
     )
     if root is None:
-        how = (
-            _NO_DOWNLOAD
-            if download
-            else (
-                "GTZAN has no public download (download=True cannot help: the original "
-                "link is dead); see the DESCR of load_gtzan for where to get it."
-            )
-        )
-        raise _not_found_error("GTZAN", looked, _LAYOUT, how)
+        raise _not_found_error("GTZAN", looked, _LAYOUT, _NO_DOWNLOAD)
 
     found, extra = _index_files(root)
     if split == "fault_filtered":
