@@ -181,12 +181,21 @@ class RandomCNNBase(AudioFeatureTransformer):
         return self._peak_bytes[shape]
 
     def _forward_batch_size(self, shape: tuple[int, ...]) -> int:
+        """Clips per forward pass.
+
+        On the CPU a pass holds one clip: oneDNN picks its convolution kernels by
+        batch size, so only one-clip passes make a clip's features bitwise
+        independent of its batch (each clip's maps are large enough to keep the
+        cores busy). On a GPU clips are batched under a memory budget.
+        """
+        if getattr(self, "batchnorm", None) is not None:
+            return self.batch_size  # batch statistics: the batch is the point
+        if self._device.type == "cpu":
+            return 1
         if self.batch_size != "auto":
             return self.batch_size
-        budget = _CPU_ACTIVATION_BUDGET
-        if self._device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(self._device)
-            budget = max(budget, free // 2)
+        free, _ = torch.cuda.mem_get_info(self._device)
+        budget = max(_CPU_ACTIVATION_BUDGET, free // 2)
         return int(np.clip(budget // max(1, self._per_clip_bytes(shape)), 1, _MAX_AUTO_BATCH))
 
     def _batch_size(self) -> int:

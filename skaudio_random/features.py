@@ -47,9 +47,10 @@ width : int, default=120
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     batch_size : int or "auto", default="auto"
-        Clips per forward pass. ``"auto"`` keeps the largest activation map of a
-        pass under 1 GiB on the CPU (half the free memory on a GPU). Features never
-        depend on it.
+        Clips decoded together, and clips per forward pass on a GPU (``"auto"``
+        keeps the largest activation map of a pass under half the free GPU
+        memory). On the CPU every clip has its own forward pass, so features are
+        bitwise independent of the batch. Features never depend on it.
     n_jobs : int, default=None
         Threads decoding audio files while the network runs (``None``: one, ``-1``:
         all cores).
@@ -466,12 +467,14 @@ class VGG(_MelCNN):
     ----------
     {params}
     batchnorm : {None, "batch"}, default=None
-        ``None`` is the paper's model. ``"batch"`` normalises each convolution's
-        output with the statistics of the current batch, as Choi et al.'s random
-        baseline did; it exists to reproduce the paper's section 3.4 experiment
-        and makes a clip's features depend on the other clips of its batch (and
-        so on ``batch_size`` and the order of ``X``), which is why the paper drops
-        it.
+        ``None`` is the paper's model. ``"batch"`` reproduces the batch-normalised
+        random network of Choi et al. that the paper's section 3.4 examines (SPEC
+        section 8): the input log-mel is normalised per mel band and every block
+        becomes conv, ELU, normalisation, pool, all with the statistics of the
+        current batch (biased variance, eps 1e-3, no learned scale). A clip's
+        features then depend on the other clips of its batch, on ``batch_size``
+        and on the order of ``X``, which is why the paper drops it. Needs an int
+        ``batch_size`` and no ``memory``.
     {see_also}
     Examples
     --------

@@ -54,9 +54,15 @@ def wav_files(tmp_path, rng):
     return paths
 
 
-def fsdd_files(n_per_class=None):
-    """FSDD recordings and labels, optionally ``n_per_class`` of each digit."""
+def fsdd_files(n_per_class=None, takes=None):
+    """FSDD recordings and labels: all, ``n_per_class`` of each digit, or some takes.
+
+    ``takes`` keeps the given take indices of every speaker and digit (file names
+    are ``{digit}_{speaker}_{take}.wav``).
+    """
     files = sorted((FSDD / "recordings").glob("*.wav"))
+    if takes is not None:
+        files = [p for p in files if int(p.stem.split("_")[2]) in takes]
     labels = np.array([int(p.name.split("_")[0]) for p in files])
     if n_per_class is not None:
         # spread the picks over the six speakers of each digit
