@@ -98,7 +98,8 @@ def _least_squares(H: torch.Tensor, T: torch.Tensor, alpha: float):
     ``alpha == 0``: ``W = pinv(H) @ T`` with the SVD cut-off ``PINV_RTOL``; computed
     through the Gram matrix of the smaller side and a Cholesky factorisation when H is
     well conditioned (the result is then the same), by an SVD otherwise.
-    ``alpha > 0``: ridge, ``W = (H^T H + alpha I)^-1 H^T T``, solved on the smaller side.
+    ``alpha > 0``: ridge, ``W = (H^T H + alpha I)^-1 H^T T``, solved on the smaller
+    side.
 
     Returns the weights (numpy, shape (n_hidden, n_outputs)) and the path taken.
     """

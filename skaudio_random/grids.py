@@ -99,7 +99,8 @@ def paper_svm_grid(prefix="", *, n_features=None, precomputed=False):
             or n_features < 1
         ):
             raise ValueError(
-                f"n_features must be a positive int (the width of X); got {n_features!r}."
+                "n_features must be a positive int (the width of X); "
+                f"got {n_features!r}."
             )
         gammas = [1.0 / int(n_features) if g == "auto" else g for g in gammas]
     if precomputed:
@@ -114,9 +115,7 @@ def paper_svm_grid(prefix="", *, n_features=None, precomputed=False):
     # One dict per C keeps the C-outer / gamma-inner order under ParameterGrid,
     # which loops over a dict's keys in sorted order: with the precomputed keys
     # ("kernel__gamma" < "svc__C") a single dict would put gamma outermost.
-    grid = [
-        {k_kernel: ["rbf"], k_c: [c], k_gamma: list(gammas)} for c in PAPER_SVM_C
-    ]
+    grid = [{k_kernel: ["rbf"], k_c: [c], k_gamma: list(gammas)} for c in PAPER_SVM_C]
     grid += [{k_kernel: ["linear"], k_c: [c]} for c in PAPER_SVM_C]
     return grid
 

@@ -88,7 +88,9 @@ def test_sklearn_compatible(estimator, check):
 def test_gram_path_equals_svd_pinv(n_samples, n_hidden, path):
     X, y = data(n_samples + 100)
     Xtr, ytr, Xte = X[:n_samples], y[:n_samples], X[n_samples:]
-    clf = ELMClassifier(n_hidden=n_hidden, weight_scale="fan_in", device="cpu", random_state=0)
+    clf = ELMClassifier(
+        n_hidden=n_hidden, weight_scale="fan_in", device="cpu", random_state=0
+    )
     clf.fit(Xtr, ytr)
     assert clf.solver_ == path
     W = reference_pinv(clf, Xtr, ytr)
@@ -123,7 +125,9 @@ def test_solver_switch_keeps_pinv_accuracy(log_cond, tall):
 def test_rank_deficient_uses_svd_with_the_paper_cutoff():
     # identity units on 5 features: H has rank 6 (5 + bias) < 200 columns
     X, y = data(100, n_features=5)
-    clf = ELMClassifier(n_hidden=200, activation="identity", device="cpu", random_state=1)
+    clf = ELMClassifier(
+        n_hidden=200, activation="identity", device="cpu", random_state=1
+    )
     clf.fit(X[:80], y[:80])
     assert clf.solver_ == "pinv-svd"
     W = reference_pinv(clf, X[:80], y[:80])
@@ -154,7 +158,9 @@ def test_dead_units_get_zero_output_weight():
 @pytest.mark.parametrize("n_samples, n_hidden", [(200, 30), (30, 200)])
 def test_ridge_closed_form(n_samples, n_hidden):
     X, y = data(n_samples)
-    clf = ELMClassifier(n_hidden=n_hidden, alpha=0.5, weight_scale="fan_in", random_state=0)
+    clf = ELMClassifier(
+        n_hidden=n_hidden, alpha=0.5, weight_scale="fan_in", random_state=0
+    )
     clf.fit(X, y)
     H, T = hidden(clf, X), targets(y)
     W = np.linalg.solve(H.T @ H + 0.5 * np.eye(n_hidden), H.T @ T)
@@ -186,7 +192,9 @@ def test_weight_distributions():
     assert abs(unit.hidden_weights_.std() - 1) < 0.01
     assert abs(unit.hidden_weights_.mean()) < 0.01
     assert abs(unit.hidden_bias_.std() - 1) < 0.1
-    fan_in = ELMClassifier(n_hidden=500, weight_scale="fan_in", random_state=0).fit(X, y)
+    fan_in = ELMClassifier(n_hidden=500, weight_scale="fan_in", random_state=0).fit(
+        X, y
+    )
     np.testing.assert_allclose(fan_in.hidden_weights_ * 20, unit.hidden_weights_)
     np.testing.assert_array_equal(fan_in.hidden_bias_, unit.hidden_bias_)
 
@@ -194,7 +202,9 @@ def test_weight_distributions():
 @pytest.mark.parametrize("activation", sorted(ACTS))
 def test_activations(activation):
     X, y = data(200)
-    clf = ELMClassifier(n_hidden=30, activation=activation, weight_scale="fan_in", random_state=0)
+    clf = ELMClassifier(
+        n_hidden=30, activation=activation, weight_scale="fan_in", random_state=0
+    )
     clf.fit(X, y)
     H = hidden(clf, X)
     np.testing.assert_allclose(
@@ -206,7 +216,9 @@ def test_activations(activation):
 def test_float32_hidden_layer_is_close_to_float64():
     X, y = data(300, n_features=20)
     f64 = ELMClassifier(n_hidden=100, weight_scale="fan_in", random_state=0).fit(X, y)
-    f32 = ELMClassifier(n_hidden=100, weight_scale="fan_in", dtype="float32", random_state=0)
+    f32 = ELMClassifier(
+        n_hidden=100, weight_scale="fan_in", dtype="float32", random_state=0
+    )
     f32.fit(X, y)
     assert f32.hidden_weights_.dtype == np.float32
     assert f32.output_weights_.dtype == np.float64
@@ -230,7 +242,9 @@ def test_cuda_matches_cpu():
 def test_binary_outputs():
     X, y = data(150, n_classes=2)
     labels = np.array(["no", "yes"])[y]
-    clf = ELMClassifier(n_hidden=40, weight_scale="fan_in", random_state=0).fit(X, labels)
+    clf = ELMClassifier(n_hidden=40, weight_scale="fan_in", random_state=0).fit(
+        X, labels
+    )
     d = clf.decision_function(X)
     assert d.shape == (150,)
     assert clf.output_weights_.shape == (40, 1)
@@ -244,7 +258,9 @@ def test_binary_outputs():
 
 def test_multiclass_outputs():
     X, y = data(200, n_classes=4)
-    clf = ELMClassifier(n_hidden=60, weight_scale="fan_in", random_state=0).fit(X, y + 10)
+    clf = ELMClassifier(n_hidden=60, weight_scale="fan_in", random_state=0).fit(
+        X, y + 10
+    )
     d = clf.decision_function(X)
     assert d.shape == (200, 4)
     np.testing.assert_array_equal(clf.predict(X), 10 + d.argmax(axis=1))
@@ -299,8 +315,11 @@ def test_single_class_is_rejected():
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(n_hidden=0), "'n_hidden' parameter of ELMClassifier must be an int in "
-         r"the range \[1, inf\). Got 0"),
+        (
+            dict(n_hidden=0),
+            "'n_hidden' parameter of ELMClassifier must be an int in "
+            r"the range \[1, inf\). Got 0",
+        ),
         (dict(n_hidden=2.5), "'n_hidden' parameter"),
         (dict(activation="elu"), "'activation' parameter"),
         (dict(weight_scale="xavier"), "'weight_scale' parameter"),

@@ -48,7 +48,9 @@ def test_svm_grid_prefix_and_n_features():
     points = list(ParameterGrid(paper_svm_grid("clf__", n_features=64)))
     assert {k for p in points for k in p} == {"clf__kernel", "clf__C", "clf__gamma"}
     gammas = [g for g in GAMMAS[:-1]] + [1 / 64]
-    assert as_tuples(points, "clf__kernel", "clf__C", "clf__gamma") == paper_order(gammas)
+    assert as_tuples(points, "clf__kernel", "clf__C", "clf__gamma") == paper_order(
+        gammas
+    )
 
 
 def test_svm_grid_precomputed_keys_keep_the_order():
@@ -146,7 +148,9 @@ def test_both_classifiers_learn_real_features_in_gridsearchcv(fsdd_mfcc):
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     # the paper's setting: raw features straight into the classifiers
     elm = GridSearchCV(
-        Pipeline([("elm", ELMClassifier(random_state=0))]), paper_elm_grid("elm__"), cv=cv
+        Pipeline([("elm", ELMClassifier(random_state=0))]),
+        paper_elm_grid("elm__"),
+        cv=cv,
     ).fit(X, y)
     svm = GridSearchCV(
         make_pipeline(StandardScaler(), SVC()), paper_svm_grid("svc__"), cv=cv
