@@ -27,6 +27,9 @@ from .audio import check_waveform, load_audio
 __all__ = ["AudioInput", "iter_decoded_batches"]
 
 _HASH_CHUNK = 1 << 20
+# File hashes by (path, size, mtime): a grid search re-reads no file to find its
+# cached features.
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
 
 
 def _is_path(item) -> bool:
@@ -136,19 +139,22 @@ class AudioInput:
 
     def fingerprint(self, i: int) -> str:
         """A hash of clip ``i``'s content (file bytes or samples), for caching."""
-        h = hashlib.blake2b(digest_size=20)
         item = self.items[i]
         if isinstance(item, str):
             try:
-                with open(item, "rb") as f:
-                    h.update(b"file:")
-                    while chunk := f.read(_HASH_CHUNK):
-                        h.update(chunk)
+                stat = os.stat(item)
             except FileNotFoundError:
                 raise FileNotFoundError(f"audio file {item!r} does not exist.") from None
-        else:
-            h.update(b"array:")
-            h.update(item.tobytes())
+            key = (os.path.abspath(item), stat.st_size, stat.st_mtime_ns)
+            if key not in _FILE_HASHES:
+                h = hashlib.blake2b(b"file:", digest_size=20)
+                with open(item, "rb") as f:
+                    while chunk := f.read(_HASH_CHUNK):
+                        h.update(chunk)
+                _FILE_HASHES[key] = h.hexdigest()
+            return _FILE_HASHES[key]
+        h = hashlib.blake2b(b"array:", digest_size=20)
+        h.update(item.tobytes())
         return h.hexdigest()
 
 
