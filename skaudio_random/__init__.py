@@ -46,6 +46,7 @@ from .kernels import (
 )
 from .mfcc import MFCC
 from .spectrogram import LogMelSpectrogram, log_mel_spectrogram
+from .study import StudyResult, run_study
 
 __version__ = "0.1.0.dev0"
 
@@ -81,4 +82,6 @@ __all__ = [
     "load_esc50",
     "load_audio_folder",
     "load_spoken_digits",
+    "run_study",
+    "StudyResult",
 ]

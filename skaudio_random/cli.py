@@ -1,0 +1,354 @@
+"""The ``skaudio-random`` command line: ``study`` and ``demo``.
+
+``skaudio-random demo`` runs a small study on the spoken digits shipped with
+the package (no download); ``skaudio-random study DATASET`` runs the paper's
+comparison on a dataset (see :func:`skaudio_random.study.run_study`). Also
+available as ``python -m skaudio_random``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "DEMO_MODELS", "load_fsdd"]
+
+DATASETS = (
+    "gtzan",
+    "extended_ballroom",
+    "urbansound8k",
+    "esc50",
+    "folder",
+    "spoken_digits",
+    "fsdd",
+)
+
+#: Models of ``skaudio-random demo``: the MFCC baseline, two spectrogram CNNs of
+#: different kinds and one waveform CNN.
+DEMO_MODELS = ("mfcc", "vgg", "vertical_7x86", "timbral_temporal", "sample_level")
+#: The demo's clip length: 1 s (spoken digits last 0.14-2.28 s, mean 0.44 s),
+#: repeated, instead of the paper's 29 s.
+DEMO_INPUT = {"n_samples": 12000, "n_frames": 47}
+DEMO_RUNS = 3
+DEMO_OUT = "skaudio_random_demo"
+
+_EPILOG = """\
+examples:
+  skaudio-random demo
+  skaudio-random study gtzan --data-home ~/data --widths 120 3500 --runs 3
+  skaudio-random study urbansound8k --download --device cuda --models vgg mfcc
+  skaudio-random study folder --data-home path/to/class_folders --n-frames 188
+"""
+
+
+def load_fsdd(data_home, *, n_splits=5):
+    """The Free Spoken Digit Dataset from a copy of its repository.
+
+    Looks for ``recordings/{digit}_{speaker}_{take}.wav`` in ``data_home``,
+    ``data_home/fsdd`` or ``data_home/free-spoken-digit-dataset``; the label is
+    the digit of the file name (the dataset's own convention). The bunch has
+    the ``"cv"`` protocol over ``StratifiedKFold(n_splits, shuffle=True,
+    random_state=0)`` (takes of one speaker fall in every fold, as in the
+    dataset's official split) and ``fix_length="repeat"``; ``groups`` holds the
+    speaker. FSDD is CC BY-SA 4.0 (Z. Jackson et al., Zenodo
+    10.5281/zenodo.1342401).
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from .datasets._base import _make_bunch
+
+    home = Path(data_home).expanduser()
+    tried = [home, home / "fsdd", home / "free-spoken-digit-dataset"]
+    for root in tried:
+        files = sorted((root / "recordings").glob("*.wav"))
+        if files:
+            break
+    else:
+        raise OSError(
+            "load_fsdd: no recordings/*.wav under "
+            + ", ".join(str(t) for t in tried)
+            + "; expected a copy of github.com/Jakobovski/free-spoken-digit-dataset "
+            "(recordings/{digit}_{speaker}_{take}.wav)."
+        )
+    parts = [f.stem.split("_") for f in files]
+    bad = [
+        f.name
+        for f, p in zip(files, parts, strict=True)
+        if len(p) != 3 or not p[0].isdigit()
+    ]
+    if bad:
+        raise OSError(
+            f"load_fsdd: {len(bad)} file names in {root / 'recordings'} do not follow "
+            f"{{digit}}_{{speaker}}_{{take}}.wav (e.g. {bad[0]})."
+        )
+    return _make_bunch(
+        filenames=[str(f) for f in files],
+        target=[int(p[0]) for p in parts],
+        target_names=[str(d) for d in range(10)],
+        cv=StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0),
+        descr="Free Spoken Digit Dataset (CC BY-SA 4.0), Z. Jackson et al.",
+        fix_length="repeat",
+        protocol="cv",
+        name="fsdd",
+        groups=np.asarray([p[1] for p in parts], dtype=str),
+        root=str(root),
+    )
+
+
+def _load(args):
+    from . import datasets
+
+    home = args.data_home
+    if args.dataset == "gtzan":
+        return datasets.load_gtzan(home, split=args.split, download=args.download)
+    if args.dataset == "extended_ballroom":
+        return datasets.load_extended_ballroom(home, download=args.download)
+    if args.dataset == "urbansound8k":
+        return datasets.load_urbansound8k(home, download=args.download)
+    if args.dataset == "esc50":
+        return datasets.load_esc50(home, download=args.download)
+    if args.dataset == "spoken_digits":
+        return datasets.load_spoken_digits()
+    if home is None:
+        raise OSError(f"the {args.dataset!r} dataset needs --data-home (its folder).")
+    if args.dataset == "folder":
+        return datasets.load_audio_folder(home, n_splits=args.n_splits or 10)
+    return load_fsdd(home, n_splits=args.n_splits or 5)
+
+
+def _transformer_params(args) -> dict:
+    return {
+        k: v
+        for k, v in (("n_frames", args.n_frames), ("n_samples", args.n_samples))
+        if v is not None
+    }
+
+
+def _study(args) -> int:
+    from .study import run_study
+
+    data = _load(args)
+    params = _transformer_params(args)
+    result = run_study(
+        data,
+        models=args.models,
+        widths=args.widths,
+        classifiers=args.classifiers,
+        runs=args.runs,
+        out=args.out or f"study_{data.name}",
+        device=args.device,
+        n_jobs=args.n_jobs,
+        memory=args.memory,
+        nested=not args.no_nested,
+        fast_svm=not args.plain_svm,
+        verbose=not args.quiet,
+        transformer_params=params or None,
+        inner_splits=args.inner_splits,
+        resume=not args.restart,
+        figures=not args.no_figures,
+    )
+    if args.quiet:  # the table is printed either way
+        print(result.report)
+        print(f"Outputs in {result.out.resolve()}")
+    return 0
+
+
+def _demo(args) -> int:
+    from .datasets import load_spoken_digits
+    from .study import run_study
+
+    started = time.perf_counter()
+    data = load_spoken_digits()
+    models, runs, nested = list(DEMO_MODELS), DEMO_RUNS, args.nested
+    if args.quick:  # a smoke test: 100 clips, two models, two runs
+        keep = np.arange(0, len(data.target), 3)
+        for k in ("filenames", "target", "groups"):
+            data[k] = data[k][keep]
+        models, runs = ["mfcc", "vgg"], 2
+    out = Path(args.out)
+    print(
+        f"skaudio-random demo: {len(data.target)} spoken digits (Free Spoken Digit "
+        "Dataset, CC BY-SA 4.0, shipped), models "
+        f"{', '.join(models)} at width 120, SVM and ELM with the paper's grids, "
+        f"{runs} runs, {data.cv.get_n_splits()}-fold CV. Inputs: every clip repeated "
+        f"to 1 s (the paper uses 29 s clips); MFCC on whole clips. Outputs: {out}/",
+        flush=True,
+    )
+    result = run_study(
+        data,
+        models=models,
+        widths=(120,),
+        classifiers=("svm", "elm"),
+        runs=runs,
+        out=out,
+        device=args.device,
+        n_jobs=args.n_jobs,
+        nested=nested,
+        transformer_params=dict(DEMO_INPUT),
+        verbose=not args.quiet,
+    )
+    if args.quiet:
+        print(result.report)
+    print(
+        f"demo finished in {time.perf_counter() - started:.0f} s "
+        f"({result.n_computed} rows computed, {result.n_reused} reused from an "
+        f"earlier run); results in {out.resolve()}"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="skaudio-random",
+        description="Randomly weighted CNN audio features and ELMs (Pons & Serra, "
+        "ICASSP 2019): run the paper's comparison of architectures.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{study,demo}")
+    sub.required = True
+
+    from .study import CLASSIFIERS, MODELS
+
+    st = sub.add_parser(
+        "study",
+        help="compare architectures on a dataset (the paper's protocol)",
+        description="Run the paper's comparison on a dataset and write results.csv, "
+        "results.md, summary.csv, ttests.csv and one figure per width to --out. "
+        "Rerunning with the same --out resumes.",
+    )
+    st.add_argument("dataset", choices=DATASETS)
+    st.add_argument(
+        "--data-home",
+        help="where the dataset lives (for 'folder': the "
+        "folder of class subfolders; for 'fsdd': a copy of the FSDD repository)",
+    )
+    st.add_argument("--download", action="store_true", help="fetch a missing dataset")
+    st.add_argument(
+        "--split",
+        default="fault_filtered",
+        choices=("fault_filtered", "all"),
+        help="GTZAN partition (default: fault_filtered, the paper's)",
+    )
+    st.add_argument(
+        "--n-splits", type=int, help="folds for 'folder' (10) and 'fsdd' (5)"
+    )
+    st.add_argument(
+        "--models",
+        nargs="+",
+        choices=list(MODELS),
+        metavar="MODEL",
+        help=f"default: the paper's set for the dataset; any of {list(MODELS)}",
+    )
+    st.add_argument("--widths", nargs="+", type=int, default=[120, 3500])
+    st.add_argument(
+        "--classifiers", nargs="+", choices=CLASSIFIERS, default=list(CLASSIFIERS)
+    )
+    st.add_argument(
+        "--runs", type=int, default=3, help="runs; run k uses random_state=k"
+    )
+    st.add_argument("--out", help="results folder (default: study_<dataset>)")
+    st.add_argument("--memory", help="feature cache folder (default: <out>/features)")
+    st.add_argument(
+        "--n-frames",
+        type=int,
+        help="CNN input length in log-mel frames (default: the paper's 1376)",
+    )
+    st.add_argument(
+        "--n-samples",
+        type=int,
+        help="waveform CNN input length in samples (default: the paper's 350000)",
+    )
+    st.add_argument(
+        "--inner-splits", type=int, default=3, help="inner folds of the nested CV"
+    )
+    st.add_argument("--no-nested", action="store_true", help="skip the nested CV")
+    st.add_argument(
+        "--plain-svm",
+        action="store_true",
+        help="plain SVC instead of the cached torch kernels (same results)",
+    )
+    st.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard the finished rows of --out instead of resuming",
+    )
+    st.add_argument("--no-figures", action="store_true")
+    _common(st)
+    st.set_defaults(func=_study)
+
+    de = sub.add_parser(
+        "demo",
+        help="a small study on spoken digits shipped with the package",
+        description="A small study on 300 spoken digits shipped with the package "
+        "(no download): MFCC and four CNNs at width 120, SVM and ELM, 3 runs.",
+    )
+    de.add_argument(
+        "--out", default=DEMO_OUT, help=f"results folder (default: {DEMO_OUT})"
+    )
+    de.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test: 100 clips, MFCC and one CNN, 2 runs",
+    )
+    de.add_argument("--nested", action="store_true", help="also compute the nested CV")
+    _common(de)
+    de.set_defaults(func=_demo)
+    return parser
+
+
+def _common(p):
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--n-jobs", type=int, help="threads decoding audio")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (the final table is still printed)",
+    )
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments (``sys.argv[1:]`` when ``None``).
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 when the study cannot run (missing dataset, bad
+        option value), with the reason on stderr.
+
+    Examples
+    --------
+    >>> from skaudio_random.cli import main
+    >>> main(["demo", "--quick", "--out", "demo_out"])  # doctest: +SKIP
+    0
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (OSError, ValueError) as exc:
+        print(f"skaudio-random: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "skaudio-random: interrupted; run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The ``skaudio-random`` command line (``study`` and ``demo``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from skaudio_random.cli import load_fsdd, main
+
+from .conftest import FSDD, requires_fsdd
+from .test_study import write_tree
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rows_of(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_study_folder(tmp_path, capsys):
+    tree = write_tree(tmp_path / "tones", n_per_class=4)
+    out = tmp_path / "out"
+    status = main(
+        [
+            "study",
+            "folder",
+            "--data-home",
+            str(tree),
+            "--n-splits",
+            "2",
+            "--models",
+            "mfcc",
+            "vertical_7x96",
+            "--widths",
+            "8",
+            "--runs",
+            "2",
+            "--n-frames",
+            "24",
+            "--no-nested",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    for name in (
+        "results.csv",
+        "results.md",
+        "summary.csv",
+        "ttests.csv",
+        "figure_width8.png",
+    ):
+        assert (out / name).is_file(), name
+    rows = rows_of(out / "results.csv")
+    assert len(rows) == 2 * 2 * 2
+    assert {r["dataset"] for r in rows} == {"audio_folder"}
+    assert all(r["nested_score"] == "" for r in rows)  # --no-nested
+    vert = [r for r in rows if r["model"] == "vertical_7x96"]
+    assert {json.loads(r["transformer_params"])["n_frames"] for r in vert} == {24}
+    assert json.loads((out / "study.json").read_text())["transformer_params"] == {
+        "n_frames": 24
+    }
+    printed = capsys.readouterr().out
+    assert "## Width ≈8" in printed and "| MFCC (baseline) | 120 |" in printed
+
+
+def write_fsdd(root: Path, digits=(0, 1, 2), speakers=("ann", "bob"), takes=3) -> Path:
+    rng = np.random.default_rng(0)
+    (root / "recordings").mkdir(parents=True)
+    t = np.arange(3000) / 8000
+    for d in digits:
+        for s in speakers:
+            for k in range(takes):
+                y = np.sin(2 * np.pi * 300 * (d + 1) * t) + 0.1 * rng.standard_normal(
+                    t.size
+                )
+                sf.write(root / "recordings" / f"{d}_{s}_{k}.wav", 0.3 * y, 8000)
+    return root
+
+
+def test_study_fsdd_layout(tmp_path):
+    home = tmp_path / "data"
+    write_fsdd(home / "fsdd")
+    data = load_fsdd(home, n_splits=2)
+    assert len(data.filenames) == 18 and data.protocol == "cv"
+    assert data.name == "fsdd" and data.fix_length == "repeat"
+    assert sorted(set(data.groups)) == ["ann", "bob"]
+    assert np.bincount(data.target).tolist() == [6, 6, 6]
+    out = tmp_path / "out"
+    status = main(
+        [
+            "study",
+            "fsdd",
+            "--data-home",
+            str(home),
+            "--n-splits",
+            "2",
+            "--models",
+            "mfcc",
+            "--classifiers",
+            "svm",
+            "--widths",
+            "8",
+            "--runs",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    (row,) = rows_of(out / "results.csv")
+    assert row["dataset"] == "fsdd" and row["classifier"] == "svm"
+    assert row["nested_score"] != ""  # nested CV by default on the cv protocol
+
+
+@requires_fsdd
+def test_load_fsdd_real():
+    data = load_fsdd(FSDD.parent)  # finds data_home/fsdd/recordings
+    assert len(data.filenames) == 3000
+    assert np.bincount(data.target).tolist() == [300] * 10
+    assert len(set(data.groups)) == 6
+    assert data.cv.get_n_splits() == 5
+
+
+def test_errors_are_reported(tmp_path, capsys):
+    assert main(["study", "gtzan", "--data-home", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("skaudio-random: error:") and "gtzan" in err.lower()
+
+    assert main(["study", "fsdd"]) == 1
+    assert "needs --data-home" in capsys.readouterr().err
+
+    assert main(["study", "fsdd", "--data-home", str(tmp_path)]) == 1
+    assert "no recordings/*.wav" in capsys.readouterr().err
+
+    assert (
+        main(["study", "spoken_digits", "--widths", "0", "--out", str(tmp_path)]) == 1
+    )
+    assert "widths must be positive ints" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["study", "spoken_digits", "--models", "resnet"],
+        ["study", "imagenet"],
+        ["study", "spoken_digits", "--classifiers", "knn"],
+        ["demo", "--runs", "2"],
+        [],
+    ],
+)
+def test_bad_command_lines_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "usage: skaudio-random" in capsys.readouterr().err
+
+
+def test_version_and_help(capsys):
+    import skaudio_random
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert skaudio_random.__version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["study", "--help"])
+    text = capsys.readouterr().out
+    for option in (
+        "--data-home",
+        "--device",
+        "--n-jobs",
+        "--runs",
+        "--widths",
+        "--models",
+        "--out",
+        "--no-nested",
+    ):
+        assert option in text
+
+
+def test_demo_quick_as_a_module(tmp_path):
+    """``python -m skaudio_random demo --quick`` from another folder, fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skaudio_random",
+            "demo",
+            "--quick",
+            "--quiet",
+            "--device",
+            "cpu",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = tmp_path / "skaudio_random_demo"
+    assert "Free Spoken Digit Dataset" in proc.stdout
+    assert "| MFCC (baseline) | 120 |" in proc.stdout
+    assert "demo finished in" in proc.stdout
+    for name in (
+        "results.csv",
+        "results.md",
+        "summary.csv",
+        "ttests.csv",
+        "figure_width120.png",
+    ):
+        assert (out / name).is_file(), name
+    rows = rows_of(out / "results.csv")
+    assert {r["dataset"] for r in rows} == {"spoken_digits"}
+    assert len(rows) == 2 * 2 * 2  # two models, SVM and ELM, two runs

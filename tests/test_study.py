@@ -1,0 +1,525 @@
+"""The study runner: protocols, outputs, resume, t-tests and figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sklearn.model_selection import GridSearchCV, PredefinedSplit
+from sklearn.svm import SVC
+from sklearn.utils import Bunch
+
+import skaudio_random as sr
+from skaudio_random import _report, study
+from skaudio_random._base import AudioFeatureTransformer
+from skaudio_random._cnn_base import RandomCNNBase
+from skaudio_random.architectures import ARCHITECTURES
+from skaudio_random.study import RESULT_COLUMNS, default_models, run_study
+
+CLASSES = ("low", "mid", "high")
+FREQS = (220.0, 880.0, 2500.0)
+PARAMS = {"n_frames": 24, "n_samples": 6000}  # 0.5 s inputs
+MODELS = ["mfcc", "vertical_7x96", "sample_level"]
+
+
+def write_tree(root: Path, n_per_class: int = 6, seed: int = 0) -> Path:
+    """``root/<class>/clip<k>.wav``: 0.5 s tones at 8 kHz, one frequency per class."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(4000) / 8000
+    for name, f in zip(CLASSES, FREQS, strict=True):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for k in range(n_per_class):
+            f_k = f * (1 + 0.05 * rng.standard_normal())
+            y = 0.3 * np.sin(2 * np.pi * f_k * t) + 0.05 * rng.standard_normal(t.size)
+            sf.write(root / name / f"clip{k}.wav", y.astype(np.float32), 8000)
+    return root
+
+
+def cv_bunch(root: Path) -> Bunch:
+    data = sr.load_audio_folder(root, n_splits=3)
+    assert data.protocol == "cv"
+    return data
+
+
+def validation_bunch(root: Path) -> Bunch:
+    """Per class: 3 train, 2 validation, 1 test clip (a GTZAN-like protocol)."""
+    files, y, test_files, test_y, fold = [], [], [], [], []
+    for c, name in enumerate(CLASSES):
+        clips = sorted(str(p) for p in (root / name).glob("*.wav"))
+        for k, path in enumerate(clips):
+            if k == 5:
+                test_files.append(path)
+                test_y.append(c)
+            else:
+                files.append(path)
+                y.append(c)
+                fold.append(-1 if k < 3 else 0)
+    return Bunch(
+        filenames=np.asarray(files),
+        target=np.asarray(y),
+        cv=PredefinedSplit(fold),
+        test_filenames=np.asarray(test_files),
+        test_target=np.asarray(test_y),
+        target_names=list(CLASSES),
+        fix_length="repeat",
+        protocol="validation",
+        name="tones_validation",
+    )
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return write_tree(tmp_path_factory.mktemp("tones"))
+
+
+@pytest.fixture(scope="module")
+def cv_study(tree, tmp_path_factory):
+    """One cv study (3 models, width 8, 2 runs, nested CV), counting computed clips."""
+    out = tmp_path_factory.mktemp("cv_study")
+    counts = {"clips": 0}
+    mp = pytest.MonkeyPatch()
+    for cls in (sr.MFCC, RandomCNNBase):
+        original = cls._transform_clips
+
+        def counting(self, clips, names, _original=original):
+            counts["clips"] += len(clips)
+            return _original(self, clips, names)
+
+        mp.setattr(cls, "_transform_clips", counting)
+    try:
+        result = run_study(
+            cv_bunch(tree),
+            models=MODELS,
+            widths=[8],
+            runs=2,
+            out=out,
+            device="cpu",
+            transformer_params=PARAMS,
+            inner_splits=2,
+            verbose=False,
+        )
+    finally:
+        mp.undo()
+    return result, counts["clips"]
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# --------------------------------------------------------------------------- #
+# models
+# --------------------------------------------------------------------------- #
+def test_models_registry_and_defaults():
+    assert list(study.MODELS) == [*ARCHITECTURES, "mfcc"]
+    for name, cls in study.MODELS.items():
+        assert name == "mfcc" or cls._architecture == name
+    music, sound = default_models("gtzan"), default_models("urbansound8k")
+    assert music[-1] == sound[-1] == "mfcc"
+    assert (
+        "temporal" in music
+        and "timbral_temporal" in music
+        and "timbral_time" not in music
+    )
+    assert "timbral_time" in sound and "temporal" not in sound
+    assert default_models("esc50") == sound
+    assert default_models("my_folder") == default_models("extended_ballroom") == music
+    assert len(music) == 10 and len(sound) == 9
+    assert set(music) | set(sound) <= set(study.MODELS)
+
+
+# --------------------------------------------------------------------------- #
+# the cv protocol
+# --------------------------------------------------------------------------- #
+def test_cv_study_writes_every_output(cv_study):
+    result, _ = cv_study
+    out = result.out
+    for name in (
+        "results.csv",
+        "results.md",
+        "summary.csv",
+        "ttests.csv",
+        "figure_width8.png",
+        "study.json",
+    ):
+        assert (out / name).is_file(), name
+    assert (out / "features" / "skaudio_random_features").is_dir()
+    assert set(result.files) >= {
+        "results.csv",
+        "results.md",
+        "summary.csv",
+        "ttests.csv",
+        "figure_width8.png",
+    }
+    assert (out / "figure_width8.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    with open(out / "results.csv", newline="") as f:
+        assert next(csv.reader(f)) == list(RESULT_COLUMNS)
+    rows = read_csv(out / "results.csv")
+    # (MFCC + 2 CNNs) x 2 classifiers x 2 runs
+    assert len(rows) == len(result.rows) == 12
+    keys = {(r["model"], r["width"], r["classifier"], r["run"]) for r in rows}
+    assert len(keys) == 12
+    for r in rows:
+        assert r["dataset"] == "audio_folder" and r["protocol"] == "cv"
+        assert r["score_kind"] == "best_cv"
+        assert 0 <= float(r["score"]) <= 1
+        assert 0 <= float(r["nested_score"]) <= 1
+        assert float(r["selection_score"]) == float(r["score"])
+        params = json.loads(r["best_params"])
+        if r["classifier"] == "svm":
+            assert params["kernel"] in ("rbf", "linear") and params["C"] in (
+                0.1,
+                2,
+                8,
+                32,
+            )
+        else:
+            assert set(params) == {"n_hidden"}
+        assert len(json.loads(r["nested_params"])) == 3  # one choice per outer fold
+        assert r["version"] == sr.__version__ and r["device"] == "cpu"
+        assert r["width"] == ("" if r["model"] == "mfcc" else "8")
+    n_features = {r["model"]: int(r["n_features"]) for r in rows}
+    assert n_features == {"mfcc": 120, "vertical_7x96": 8, "sample_level": 7}
+
+
+def test_cv_study_separates_the_tones(cv_study):
+    result, _ = cv_study
+    mfcc_svm = next(
+        s for s in result.summary if s["model"] == "mfcc" and s["classifier"] == "svm"
+    )
+    assert mfcc_svm["mean"] > 0.8  # three well separated tones, chance is 1/3
+
+
+def test_each_clip_is_computed_once_per_model_width_and_seed(cv_study):
+    result, n_clips = cv_study
+    # 18 clips: MFCC once (seed-independent, its later runs come from the cache),
+    # each CNN once per run
+    assert n_clips == 18 * (1 + 2 * 2)
+
+
+def test_mfcc_svm_is_computed_once(cv_study):
+    result, _ = cv_study
+    runs = sorted(
+        (r for r in result.rows if r["model"] == "mfcc" and r["classifier"] == "svm"),
+        key=lambda r: r["run"],
+    )
+    assert [r["run"] for r in runs] == [0, 1]
+    assert runs[0]["score"] == runs[1]["score"]
+    assert runs[1]["note"].startswith("copied from run 0")
+    elm = [r for r in result.rows if r["model"] == "mfcc" and r["classifier"] == "elm"]
+    assert not any(r["note"] for r in elm)  # the ELM depends on the seed: computed
+
+
+def test_cv_score_is_gridsearch_best_score(cv_study, tree):
+    """The reported number is GridSearchCV(SVC(), grid, cv=data.cv).best_score_."""
+    result, _ = cv_study
+    data = cv_bunch(tree)
+    cnn = sr.Vertical7x96(
+        width=8,
+        random_state=1,
+        fix_length="repeat",
+        n_frames=24,
+        device="cpu",
+        memory=result.out / "features",
+    )
+    X = cnn.transform(data.filenames).astype(np.float64)
+    search = GridSearchCV(SVC(), sr.paper_svm_grid(), cv=data.cv).fit(X, data.target)
+    row = next(
+        r
+        for r in result.rows
+        if r["model"] == "vertical_7x96" and r["classifier"] == "svm" and r["run"] == 1
+    )
+    assert row["score"] == pytest.approx(search.best_score_)
+    assert json.loads(row["best_params"]) == {
+        k: v for k, v in sorted(search.best_params_.items())
+    }
+
+
+def test_summary_and_report(cv_study):
+    result, _ = cv_study
+    s = {(x["model"], x["classifier"]): x for x in result.summary}
+    assert len(s) == 6
+    vert = s[("vertical_7x96", "elm")]
+    scores = [
+        r["score"]
+        for r in result.rows
+        if r["model"] == "vertical_7x96" and r["classifier"] == "elm"
+    ]
+    assert vert["n_runs"] == 2
+    assert vert["mean"] == pytest.approx(np.mean(scores))
+    assert vert["std"] == pytest.approx(np.std(scores, ddof=1))
+    assert s[("mfcc", "svm")]["std"] == 0.0
+    assert vert["paper"] is None  # not one of the paper's datasets
+    text = (result.out / "results.md").read_text()
+    assert text == result.report
+    assert "## Width ≈8" in text and "MFCC (baseline)" in text
+    assert "nested CV (honest)" in text and "best mean CV accuracy (paper)" in text
+    assert "figure_width8.png" in text and "## Two-sample t-tests" in text
+    assert text.count("**") >= 4 * 2  # one bold best per column (4 columns)
+    assert f"{100 * vert['mean']:.2f} ± {100 * vert['std']:.2f}" in text
+    summary = read_csv(result.out / "summary.csv")
+    assert len(summary) == 6
+
+
+def test_ttests_file(cv_study):
+    result, _ = cv_study
+    rows = read_csv(result.out / "ttests.csv")
+    # per classifier and metric: each CNN vs MFCC (no paper pair among these models)
+    assert len(rows) == len(result.ttests) == 2 * 2 * 2
+    pairs = {(r["model_a"], r["model_b"]) for r in rows}
+    assert pairs == {("vertical_7x96", "mfcc"), ("sample_level", "mfcc")}
+    assert {r["metric"] for r in rows} == {"score", "nested_score"}
+
+
+# --------------------------------------------------------------------------- #
+# resume
+# --------------------------------------------------------------------------- #
+def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypatch):
+    result, _ = cv_study
+    out = tmp_path / "resumed"
+    out.mkdir()
+    for name in ("results.csv", "study.json"):
+        (out / name).write_bytes((result.out / name).read_bytes())
+    lines = (out / "results.csv").read_text().splitlines(keepends=True)
+    # drop the last two finished rows (sample_level, run 1) and leave a torn line,
+    # as a kill in the middle of a write would
+    kept = lines[:-2]
+    (out / "results.csv").write_text("".join(kept) + lines[-1][:25])
+
+    evaluated, transformed = [], []
+    real_evaluate = study._evaluate
+
+    def evaluate(*args, **kwargs):
+        evaluated.append(1)
+        return real_evaluate(*args, **kwargs)
+
+    real_transform = AudioFeatureTransformer.transform
+
+    def transform(self, X):
+        transformed.append(type(self).__name__)
+        return real_transform(self, X)
+
+    monkeypatch.setattr(study, "_evaluate", evaluate)
+    monkeypatch.setattr(AudioFeatureTransformer, "transform", transform)
+    again = run_study(
+        cv_bunch(tree),
+        models=MODELS,
+        widths=[8],
+        runs=2,
+        out=out,
+        device="cpu",
+        memory=result.out / "features",
+        transformer_params=PARAMS,
+        nested=False,
+        verbose=False,
+    )
+    assert len(evaluated) == 2 and transformed == ["SampleLevel"]
+    assert again.n_computed == 2 and again.n_reused == 10
+    rows = read_csv(out / "results.csv")
+    assert len(rows) == 12
+    assert (out / "results.csv").read_text().endswith("\n")
+    old = {
+        (r["model"], r["classifier"], r["run"]): r["score"]
+        for r in read_csv(result.out / "results.csv")
+    }
+    new = {(r["model"], r["classifier"], r["run"]): r["score"] for r in rows}
+    assert new == old  # same seeds, cached features: same numbers
+
+    # nothing left to do: no features, no fits
+    evaluated.clear()
+    transformed.clear()
+    third = run_study(
+        cv_bunch(tree),
+        models=MODELS,
+        widths=[8],
+        runs=2,
+        out=out,
+        device="cpu",
+        memory=result.out / "features",
+        transformer_params=PARAMS,
+        nested=False,
+        verbose=False,
+    )
+    assert evaluated == [] and transformed == [] and third.n_computed == 0
+
+
+def test_resume_refuses_another_study(cv_study, tree, tmp_path):
+    result, _ = cv_study
+    out = tmp_path / "other"
+    out.mkdir()
+    for name in ("results.csv", "study.json"):
+        (out / name).write_bytes((result.out / name).read_bytes())
+    with pytest.raises(ValueError, match=r"holds results of another study.*n_frames"):
+        run_study(
+            cv_bunch(tree),
+            models=["vertical_7x96"],
+            widths=[8],
+            runs=1,
+            out=out,
+            transformer_params={"n_frames": 30},
+            verbose=False,
+        )
+
+
+# --------------------------------------------------------------------------- #
+# the validation protocol
+# --------------------------------------------------------------------------- #
+def test_validation_protocol(tree, tmp_path):
+    data = validation_bunch(tree)
+    result = run_study(
+        data,
+        models=["mfcc", "vertical_7x86"],
+        widths=[8],
+        runs=2,
+        out=tmp_path,
+        device="cpu",
+        transformer_params=PARAMS,
+        verbose=False,
+    )
+    assert len(result.rows) == 2 * 2 * 2
+    for r in result.rows:
+        assert r["score_kind"] == "test" and r["protocol"] == "validation"
+        assert math.isnan(r["nested_score"])
+        assert (r["n_train"], r["n_test"]) == (9, 3)
+        assert 0 <= r["selection_score"] <= 1
+
+    # the paper's GTZAN protocol by hand: select on validation, refit on train only
+    X_all = (
+        sr.MFCC(fix_length="repeat")
+        .transform(list(data.filenames) + list(data.test_filenames))
+        .astype(np.float64)
+    )
+    X, X_test = X_all[:15], X_all[15:]
+    search = GridSearchCV(SVC(), sr.paper_svm_grid(), cv=data.cv, refit=False)
+    search.fit(X, data.target)
+    train = data.cv.test_fold == -1
+    svm = SVC(**search.best_params_).fit(X[train], data.target[train])
+    row = next(
+        r for r in result.rows if r["model"] == "mfcc" and r["classifier"] == "svm"
+    )
+    assert row["selection_score"] == pytest.approx(search.best_score_)
+    assert row["score"] == pytest.approx(svm.score(X_test, data.test_target))
+
+    text = result.report
+    assert "test accuracy" in text and "nested" not in text.split("## Width")[1]
+    assert (tmp_path / "figure_width8.png").is_file()
+
+
+# --------------------------------------------------------------------------- #
+# t-tests and paper numbers
+# --------------------------------------------------------------------------- #
+def _row(model, clf, run, score, width=120):
+    return {
+        "model": model,
+        "width": None if model == "mfcc" else width,
+        "classifier": clf,
+        "run": run,
+        "score": score,
+        "nested_score": math.nan,
+    }
+
+
+def test_ttests_pairs_and_values():
+    from scipy.stats import ttest_ind
+
+    a, b, m = [0.60, 0.62, 0.61], [0.50, 0.55, 0.52], [0.55, 0.55, 0.55]
+    rows = [_row("sample_level", "svm", k, v) for k, v in enumerate(a)]
+    rows += [_row("frame_level_many_shapes", "svm", k, v) for k, v in enumerate(b)]
+    rows += [_row("mfcc", "svm", k, v) for k, v in enumerate(m)]
+    rows += [_row("vgg", "svm", 0, 0.5)]
+    models = ["sample_level", "frame_level_many_shapes", "vgg", "mfcc"]
+    tests = _report.ttests(rows, models, [120], ["svm"])
+    pairs = {(t["model_a"], t["model_b"]): t for t in tests}
+    assert set(pairs) == {
+        ("sample_level", "frame_level_many_shapes"),
+        ("sample_level", "mfcc"),
+        ("frame_level_many_shapes", "mfcc"),
+        ("vgg", "mfcc"),
+    }
+    t = pairs[("sample_level", "frame_level_many_shapes")]
+    ref = ttest_ind(a, b)
+    assert t["t"] == pytest.approx(ref.statistic) and t["p"] == pytest.approx(
+        ref.pvalue
+    )
+    assert t["note"] == "sample_level better (p < 0.05)"
+    assert pairs[("vgg", "mfcc")]["note"] == "n<2: no test possible"
+    assert math.isnan(pairs[("vgg", "mfcc")]["p"])
+
+
+def test_paper_numbers():
+    assert _report.paper_number("gtzan", "validation", "vgg", 3500, "svm") == 59.6
+    assert (
+        _report.paper_number("extended_ballroom", "cv", "temporal", 3500, "elm") == 89.9
+    )
+    assert _report.paper_number("urbansound8k", "cv", "mfcc", 120, "svm") == 65.6
+    assert _report.paper_number("urbansound8k", "cv", "mfcc", 120, "elm") is None
+    assert _report.paper_number("gtzan", "validation", "vgg", 120, "svm") is None
+    assert (
+        _report.paper_number("gtzan", "cv", "vgg", 3500, "svm") is None
+    )  # split="all"
+    assert _report.paper_number("urbansound8k", "cv", "temporal", 3500, "svm") is None
+    assert _report.paper_number("audio_folder", "cv", "vgg", 3500, "svm") is None
+
+
+def test_figures_are_skipped_without_matplotlib(tree, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    with pytest.warns(UserWarning, match="matplotlib is not installed"):
+        result = run_study(
+            cv_bunch(tree),
+            models=["mfcc"],
+            widths=[8],
+            runs=1,
+            classifiers=["svm"],
+            nested=False,
+            out=tmp_path,
+            verbose=False,
+        )
+    assert not list(tmp_path.glob("*.png")) and "results.md" in result.files
+
+
+# --------------------------------------------------------------------------- #
+# errors
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"models": ["vgg", "resnet"]}, r"unknown models \['resnet'\]; choose from"),
+        ({"models": []}, "models must not be empty"),
+        ({"models": ["vgg", "vgg"]}, "duplicates"),
+        ({"classifiers": ["knn"]}, r"unknown classifiers \['knn'\]"),
+        ({"widths": [120, 0]}, "widths must be positive ints"),
+        ({"runs": 0}, "'runs' parameter of run_study must be an int in the range"),
+        ({"transformer_params": {"n_frame": 10}}, r"\['n_frame'\] is not a parameter"),
+        (
+            {"transformer_params": {"vgg": 3}},
+            r"transformer_params\['vgg'\] must be a dict",
+        ),
+    ],
+)
+def test_bad_arguments(tree, tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        run_study(cv_bunch(tree), out=tmp_path, verbose=False, **kwargs)
+
+
+def test_bad_data(tree, tmp_path):
+    data = cv_bunch(tree)
+    del data["protocol"]
+    with pytest.raises(ValueError, match=r"lacks \['protocol'\]"):
+        run_study(data, out=tmp_path, verbose=False)
+    data = validation_bunch(tree)
+    del data["test_filenames"]
+    with pytest.raises(ValueError, match="needs data.test_filenames"):
+        run_study(data, out=tmp_path, verbose=False)
+    data = cv_bunch(tree)
+    data.protocol = "holdout"
+    with pytest.raises(ValueError, match="'validation' or 'cv'; got 'holdout'"):
+        run_study(data, out=tmp_path, verbose=False)
