@@ -228,10 +228,20 @@ def test_float32_hidden_layer_is_close_to_float64():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_cpu():
+@pytest.mark.parametrize(
+    "params, path",
+    [
+        (dict(n_hidden=100), "pinv-gram-primal"),
+        (dict(n_hidden=300), "pinv-gram-dual"),
+        (dict(n_hidden=100, activation="identity"), "pinv-svd"),
+        (dict(n_hidden=100, alpha=1.0), "ridge-primal"),
+    ],
+)
+def test_cuda_matches_cpu(params, path):
     X, y = data(200)
-    cpu = ELMClassifier(n_hidden=100, device="cpu", random_state=0).fit(X, y)
-    gpu = ELMClassifier(n_hidden=100, device="cuda", random_state=0).fit(X, y)
+    cpu = ELMClassifier(**params, device="cpu", random_state=0).fit(X, y)
+    gpu = ELMClassifier(**params, device="cuda", random_state=0).fit(X, y)
+    assert cpu.solver_ == gpu.solver_ == path
     np.testing.assert_array_equal(cpu.hidden_weights_, gpu.hidden_weights_)
     assert rel_err(gpu.decision_function(X), cpu.decision_function(X)) < 1e-6
 
