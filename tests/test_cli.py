@@ -228,3 +228,21 @@ def test_demo_quick_as_a_module(tmp_path):
     rows = rows_of(out / "results.csv")
     assert {r["dataset"] for r in rows} == {"spoken_digits"}
     assert len(rows) == 2 * 2 * 2  # two models, SVM and ELM, two runs
+
+
+def test_threads_are_limited_and_restored(tmp_path, monkeypatch):
+    import torch
+
+    from skaudio_random import cli
+
+    seen = []
+
+    def fake_study(args):
+        seen.append(torch.get_num_threads())
+        return 0
+
+    monkeypatch.setattr(cli, "_study", fake_study)
+    before = torch.get_num_threads()
+    assert main(["study", "spoken_digits", "--threads", "1"]) == 0
+    assert seen == [1] and torch.get_num_threads() == before
+    assert main(["study", "spoken_digits", "--threads", "0"]) == 1
