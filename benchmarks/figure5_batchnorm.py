@@ -57,7 +57,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout
 sys.path.insert(0, str(HERE))
 
-from _common import machine_description, today  # noqa: E402
+from _common import (  # noqa: E402
+    add_threads_argument,
+    limit_threads,
+    machine_description,
+    today,
+)
 from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 
 from skaudio_random import (  # noqa: E402
@@ -144,6 +149,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "one run's features for every batch size",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_threads_argument(p)
     p.add_argument(
         "--n-jobs", type=int, default=None, help="threads decoding audio (default one)"
     )
@@ -169,6 +175,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if min(args.batch_sizes) < 1:
         p.error("--batch-sizes must be positive integers")
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be at least 1")
     if args.n_folds is not None and args.n_folds < 2:
         p.error("--n-folds must be at least 2")
     return args
@@ -414,7 +422,7 @@ def plot(path: Path, table, batch_sizes) -> None:
     import matplotlib.pyplot as plt
 
     table = [{**r, "std": 0.0 if np.isnan(r["std"]) else r["std"]} for r in table]
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(7.2, 4.2))
     x = np.arange(len(batch_sizes))
     width = 0.27
     colours = ("0.55", "tab:blue", "tab:orange")
@@ -432,12 +440,10 @@ def plot(path: Path, table, batch_sizes) -> None:
     ax.set_xticks(x, [str(b) for b in batch_sizes])
     ax.set_xlabel("batch size")
     ax.set_ylabel("accuracy (%)")
-    lo = min(r["mean"] - r["std"] for r in table)
-    ax.set_ylim(
-        max(0.0, lo - 5), min(100.0, max(r["mean"] + r["std"] for r in table) + 5)
-    )
+    top = max(r["mean"] + r["std"] for r in table)
+    ax.set_ylim(0, min(100.0, top + 5))
     ax.set_title("Random VGG features on GTZAN: batch-statistics normalisation")
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -452,7 +458,8 @@ def main(argv=None) -> dict:
         f"{args.n_frames} frames; batch sizes {args.batch_sizes}; {args.runs} runs",
         flush=True,
     )
-    rows = run_experiment(args, data)
+    with limit_threads(args.threads):
+        rows = run_experiment(args, data)
     table, anova = summarise(rows, args.batch_sizes)
     out = Path(args.out)
     write_outputs(out, args, data, rows, table, anova)

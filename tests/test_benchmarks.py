@@ -30,18 +30,6 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny networks, one clip per pass and small solves: one thread is enough, and
-    on a busy machine a second one mostly spin-waits (several times slower)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _script(name: str):
     """Import ``benchmarks/<name>.py`` as a module."""
     spec = importlib.util.spec_from_file_location(
@@ -145,19 +133,12 @@ def us8k_home(tmp_path_factory):
     return home
 
 
-COMMON = [
-    "--widths",
-    "8",
-    "--runs",
-    "2",
-    "--n-frames",
-    "40",
-    "--n-samples",
-    "9000",
-    "--device",
-    "cpu",
-    "--no-progress",
-]
+# --threads 1: tiny networks, one clip per pass and small solves gain nothing
+# from a second thread, and on a busy machine it spin-waits (many times slower).
+COMMON = (
+    "--widths 8 --runs 2 --n-frames 40 --n-samples 9000 --device cpu --threads 1 "
+    "--no-progress"
+).split()
 
 #: Per script: fixture, extra flags (cheap models, 1 s inputs; the ELM and the
 #: nested CV only where the folds are few), models, classifiers, MFCC paper number.
@@ -233,26 +214,10 @@ def test_table_scripts_end_to_end(script, request, tmp_path, capsys):
 def test_table_script_resumes_and_validates(gtzan_home, tmp_path, capsys):
     gtzan = _script("table_gtzan")
     out = tmp_path / "out"
-    args = [
-        "--data-home",
-        str(gtzan_home),
-        "--out",
-        str(out),
-        "--widths",
-        "8",
-        "--runs",
-        "1",
-        "--models",
-        "vertical_7x96",
-        "mfcc",
-        "--classifiers",
-        "svm",
-        "--n-frames",
-        "40",
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]
+    args = ["--data-home", str(gtzan_home), "--out", str(out)] + (
+        "--widths 8 --runs 1 --models vertical_7x96 mfcc --classifiers svm "
+        "--n-frames 40 --device cpu --threads 1 --no-progress"
+    ).split()
     first = gtzan.main(args)
     assert first.n_computed == 2
     again = gtzan.main(args)  # same folder: the finished rows are reused
@@ -260,6 +225,9 @@ def test_table_script_resumes_and_validates(gtzan_home, tmp_path, capsys):
     with pytest.raises(SystemExit):
         gtzan.main([*args, "--runs", "0"])
     assert "--runs must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        gtzan.main([*args, "--threads", "0"])
+    assert "--threads must be at least 1" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown models"):
         gtzan.main([*args, "--models", "vgg19"])
     with pytest.raises(OSError, match="GTZAN"):
@@ -270,25 +238,11 @@ def test_figure5_end_to_end(gtzan_all_home, tmp_path, capsys):
     fig5 = _script("figure5_batchnorm")
     out = tmp_path / "fig5"
     res = fig5.main(
-        [
-            "--data-home",
-            str(gtzan_all_home),
-            "--out",
-            str(out),
-            "--width",
-            "10",
-            "--n-frames",
-            "40",
-            "--batch-sizes",
-            "1",
-            "6",
-            "--runs",
-            "2",
-            "--n-folds",
-            "3",
-            "--device",
-            "cpu",
-        ]
+        ["--data-home", str(gtzan_all_home), "--out", str(out)]
+        + (
+            "--width 10 --n-frames 40 --batch-sizes 1 6 --runs 2 --n-folds 3 "
+            "--device cpu --threads 1"
+        ).split()
     )
     printed = capsys.readouterr().out
     rows = _read_csv(out / "results.csv")
@@ -324,17 +278,22 @@ def test_figure5_features_follow_the_batch(gtzan_all_home, tmp_path):
     """Batch-norm features of a clip change with its batch (what Figure 5 measures)."""
     from skaudio_random import VGG, load_gtzan
 
-    data = load_gtzan(gtzan_all_home, split="all")
-    files = list(data.filenames)
-    kw = dict(width=10, n_frames=40, batchnorm="batch", device="cpu", random_state=0)
-    sorted_feats = VGG(batch_size=6, **kw).transform(files)
-    perm = np.random.default_rng(0).permutation(len(files))
-    shuffled = np.empty_like(sorted_feats)
-    shuffled[perm] = VGG(batch_size=6, **kw).transform([files[i] for i in perm])
-    assert not np.allclose(sorted_feats, shuffled)
-    one = np.empty_like(sorted_feats)
-    one[perm] = VGG(batch_size=1, **kw).transform([files[i] for i in perm])
-    np.testing.assert_allclose(one, VGG(batch_size=1, **kw).transform(files), rtol=1e-5)
+    with _script("_common").limit_threads(1):  # see COMMON
+        data = load_gtzan(gtzan_all_home, split="all")
+        files = list(data.filenames)
+        kw = dict(
+            width=10, n_frames=40, batchnorm="batch", device="cpu", random_state=0
+        )
+        sorted_feats = VGG(batch_size=6, **kw).transform(files)
+        perm = np.random.default_rng(0).permutation(len(files))
+        shuffled = np.empty_like(sorted_feats)
+        shuffled[perm] = VGG(batch_size=6, **kw).transform([files[i] for i in perm])
+        assert not np.allclose(sorted_feats, shuffled)
+        one = np.empty_like(sorted_feats)
+        one[perm] = VGG(batch_size=1, **kw).transform([files[i] for i in perm])
+        np.testing.assert_allclose(
+            one, VGG(batch_size=1, **kw).transform(files), rtol=1e-5
+        )
 
 
 def test_figure5_bad_arguments(gtzan_all_home, tmp_path, capsys):
@@ -344,6 +303,7 @@ def test_figure5_bad_arguments(gtzan_all_home, tmp_path, capsys):
         (["--batch-sizes", "0"], "--batch-sizes must be positive"),
         (["--runs", "0"], "--runs must be at least 1"),
         (["--n-folds", "1"], "--n-folds must be at least 2"),
+        (["--threads", "0"], "--threads must be at least 1"),
     ):
         with pytest.raises(SystemExit):
             fig5.main([*base, *bad])
