@@ -237,12 +237,15 @@ class _KernelCache:
             if key != keep:
                 del self.banks[key]
 
-    def lookup(self, requests, dtype: torch.dtype, device: torch.device):
-        """Bank positions of the rows of each request, adding the missing rows.
+    def block(self, name: str, requests, dtype: torch.dtype, device: torch.device):
+        """``matrix[rows of requests[0]][:, rows of requests[-1]]``, from the cache.
 
-        ``requests`` is a list of ``(digests, rows)`` with ``rows`` a float64
-        array. Returns ``(bank, [positions, ...])`` or ``None`` when the rows of
-        this one call do not fit in the cache (the caller then computes directly).
+        ``name`` is ``"gram"`` or ``"dist"``; ``requests`` is a list of one or
+        two ``(digests, rows)`` with ``rows`` a float64 array. Missing rows are
+        added to the bank first. Returns a new tensor, or ``None`` when the rows
+        of this one call do not fit in the cache (the caller then computes them
+        directly). The whole operation holds the lock, so threads never see a
+        bank in the middle of growing or restarting.
         """
         n_features = requests[0][1].shape[1]
         key = (n_features, dtype, str(device))
@@ -270,7 +273,9 @@ class _KernelCache:
             n_asked = sum(len(d) for d, _ in requests)
             self.rows_computed += len(missing)
             self.rows_reused += n_asked - len(missing)
-            return bank, [bank.positions(d) for d, _ in requests]
+            ia = bank.positions(requests[0][0])
+            ib = ia if len(requests) == 1 else bank.positions(requests[-1][0])
+            return bank.block(name, ia, ib)
 
 
 _CACHE = _KernelCache()
@@ -558,21 +563,15 @@ class PrecomputedKernel(
     def _kernel(self, X: np.ndarray, digests, same: bool) -> np.ndarray:
         device = resolve_device(self.device)
         dtype = _DTYPES[self.dtype]
-        found = None
-        if digests is not None:
-            if same:
-                requests = [(digests, X)]
-            else:
-                requests = [(digests, X), (self._fit_digests, self.X_fit_)]
-            found = _CACHE.lookup(requests, dtype, device)
         rbf = self.kernel == "rbf"
         with torch.inference_mode():
-            if found is not None:
-                bank, positions = found
-                ia = positions[0]
-                ib = ia if same else positions[1]
-                K = bank.block("dist" if rbf else "gram", ia, ib)
-            else:
+            K = None
+            if digests is not None:
+                requests = [(digests, X)]
+                if not same:
+                    requests.append((self._fit_digests, self.X_fit_))
+                K = _CACHE.block("dist" if rbf else "gram", requests, dtype, device)
+            if K is None:
                 A = _as_tensor(X, device, dtype)
                 if same:
                     K = _symmetric_gram(A)

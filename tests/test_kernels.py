@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import pickle
 
+import joblib
 import numpy as np
 import pytest
 import soundfile as sf
@@ -249,6 +250,20 @@ def test_worker_processes_give_the_same_search(fsdd_mfcc):
     assert one.best_params_ == two.best_params_
     assert_array_equal(
         one.cv_results_["mean_test_score"], two.cv_results_["mean_test_score"]
+    )
+
+
+def test_threads_share_the_cache_safely(rng):
+    X = rng.normal(size=(80, 6))
+    y = np.repeat([0, 1, 2, 3], 20)
+    grid = paper_svm_grid(precomputed=True)
+    one = GridSearchCV(make_kernel_svc(device="cpu"), grid, cv=4).fit(X, y)
+    clear_kernel_cache()
+    set_kernel_cache_limit(8 * 70 * (6 + 2 * 70 + 1))  # restarts while threads run
+    with joblib.parallel_backend("threading", n_jobs=4):
+        threads = GridSearchCV(make_kernel_svc(device="cpu"), grid, cv=4).fit(X, y)
+    assert_array_equal(
+        one.cv_results_["mean_test_score"], threads.cv_results_["mean_test_score"]
     )
 
 
