@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["main", "DEMO_MODELS", "load_fsdd"]
+__all__ = ["main", "DEMO_MODELS", "load_fsdd", "subset"]
 
 DATASETS = (
     "gtzan",
@@ -101,25 +101,78 @@ def load_fsdd(data_home, *, n_splits=5):
     )
 
 
-def _load(args):
-    from . import datasets
-
-    home = args.data_home
-    if args.dataset == "gtzan":
-        return datasets.load_gtzan(home, split=args.split, download=args.download)
-    if args.dataset == "extended_ballroom":
-        return datasets.load_extended_ballroom(home, download=args.download)
-    if args.dataset == "urbansound8k":
-        return datasets.load_urbansound8k(home, download=args.download)
-    if args.dataset == "esc50":
-        return datasets.load_esc50(home, download=args.download)
-    if args.dataset == "spoken_digits":
-        return datasets.load_spoken_digits()
-    if home is None:
+def _needs_home(args):
+    if args.data_home is None:
         raise OSError(f"the {args.dataset!r} dataset needs --data-home (its folder).")
-    if args.dataset == "folder":
-        return datasets.load_audio_folder(home, n_splits=args.n_splits or 10)
-    return load_fsdd(home, n_splits=args.n_splits or 5)
+    return args.data_home
+
+
+def _load(args):
+    from . import datasets as d
+
+    loaders = {
+        "gtzan": lambda a: d.load_gtzan(
+            a.data_home, split=a.split, download=a.download
+        ),
+        "extended_ballroom": lambda a: d.load_extended_ballroom(
+            a.data_home, download=a.download
+        ),
+        "urbansound8k": lambda a: d.load_urbansound8k(a.data_home, download=a.download),
+        "esc50": lambda a: d.load_esc50(a.data_home, download=a.download),
+        "spoken_digits": lambda a: d.load_spoken_digits(),
+        "folder": lambda a: d.load_audio_folder(
+            _needs_home(a), n_splits=a.n_splits or 10
+        ),
+        "fsdd": lambda a: load_fsdd(_needs_home(a), n_splits=a.n_splits or 5),
+    }
+    data = loaders[args.dataset](args)
+    if args.max_clips is not None:
+        data = subset(data, args.max_clips)
+    return data
+
+
+def subset(data, n_clips, *, random_state=0):
+    """A stratified random subset of ``n_clips`` clips of a dataset bunch.
+
+    Per-clip fields (``filenames``, ``target``, ``groups``, ``fold``) are
+    subset alike and a :class:`~sklearn.model_selection.PredefinedSplit` keeps
+    each kept clip's fold; other splitters are reused as they are. A test split
+    (``test_filenames``) is kept whole. Order is preserved.
+
+    Parameters
+    ----------
+    data : sklearn.utils.Bunch
+        A dataset bunch.
+    n_clips : int
+        Clips to keep (all of them if there are no more).
+    random_state : int, default=0
+        Seed of the draw.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        A new bunch.
+    """
+    from sklearn.model_selection import PredefinedSplit, train_test_split
+    from sklearn.utils import Bunch
+
+    y = np.asarray(data.target)
+    if n_clips < 1:
+        raise ValueError(f"--max-clips must be a positive int; got {n_clips}.")
+    if n_clips >= len(y):
+        return data
+    idx, _ = train_test_split(
+        np.arange(len(y)), train_size=n_clips, stratify=y, random_state=random_state
+    )
+    idx = np.sort(idx)
+    out = Bunch(**data)
+    for key in ("filenames", "target", "groups", "fold"):
+        value = data.get(key)
+        if value is not None and len(value) == len(y):
+            out[key] = np.asarray(value)[idx]
+    if isinstance(data.cv, PredefinedSplit):
+        out.cv = PredefinedSplit(data.cv.test_fold[idx])
+    return out
 
 
 def _transformer_params(args) -> dict:
@@ -259,6 +312,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     st.add_argument(
         "--runs", type=int, default=3, help="runs; run k uses random_state=k"
+    )
+    st.add_argument(
+        "--max-clips",
+        type=int,
+        help="a stratified random subset of this many clips (seed 0), for a quick "
+        "look at a large dataset; a test split is kept whole",
     )
     st.add_argument("--out", help="results folder (default: study_<dataset>)")
     st.add_argument("--memory", help="feature cache folder (default: <out>/features)")

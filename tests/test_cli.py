@@ -29,30 +29,11 @@ def rows_of(path):
 def test_study_folder(tmp_path, capsys):
     tree = write_tree(tmp_path / "tones", n_per_class=4)
     out = tmp_path / "out"
+    options = "--n-splits 2 --models mfcc vertical_7x96 --widths 8 --runs 2"
+    options += " --n-frames 24 --no-nested --device cpu --quiet"
     status = main(
-        [
-            "study",
-            "folder",
-            "--data-home",
-            str(tree),
-            "--n-splits",
-            "2",
-            "--models",
-            "mfcc",
-            "vertical_7x96",
-            "--widths",
-            "8",
-            "--runs",
-            "2",
-            "--n-frames",
-            "24",
-            "--no-nested",
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-            "--quiet",
-        ]
+        ["study", "folder", "--data-home", str(tree), "--out", str(out)]
+        + options.split()
     )
     assert status == 0
     for name in (
@@ -99,30 +80,15 @@ def test_study_fsdd_layout(tmp_path):
     assert sorted(set(data.groups)) == ["ann", "bob"]
     assert np.bincount(data.target).tolist() == [6, 6, 6]
     out = tmp_path / "out"
+    options = "--n-splits 2 --models mfcc --classifiers svm --widths 8 --runs 1"
+    options += " --max-clips 12 --inner-splits 2 --quiet"
     status = main(
-        [
-            "study",
-            "fsdd",
-            "--data-home",
-            str(home),
-            "--n-splits",
-            "2",
-            "--models",
-            "mfcc",
-            "--classifiers",
-            "svm",
-            "--widths",
-            "8",
-            "--runs",
-            "1",
-            "--out",
-            str(out),
-            "--quiet",
-        ]
+        ["study", "fsdd", "--data-home", str(home), "--out", str(out)] + options.split()
     )
     assert status == 0
     (row,) = rows_of(out / "results.csv")
     assert row["dataset"] == "fsdd" and row["classifier"] == "svm"
+    assert json.loads((out / "study.json").read_text())["n_clips"] == 12  # --max-clips
     assert row["nested_score"] != ""  # nested CV by default on the cv protocol
 
 
@@ -246,3 +212,40 @@ def test_threads_are_limited_and_restored(tmp_path, monkeypatch):
     assert main(["study", "spoken_digits", "--threads", "1"]) == 0
     assert seen == [1] and torch.get_num_threads() == before
     assert main(["study", "spoken_digits", "--threads", "0"]) == 1
+
+
+def test_subset_keeps_folds_groups_and_test_split():
+    from sklearn.model_selection import PredefinedSplit
+    from sklearn.utils import Bunch
+
+    from skaudio_random.cli import subset
+
+    y = np.repeat([0, 1, 2], 10)
+    fold = np.tile([1, 2], 15)
+    data = Bunch(
+        filenames=np.array([f"f{i}.wav" for i in range(30)]),
+        target=y,
+        groups=np.arange(30) // 2,
+        fold=fold,
+        cv=PredefinedSplit(fold),
+        test_filenames=np.array(["t.wav"]),
+        test_target=np.array([0]),
+        protocol="cv",
+        name="x",
+    )
+    small = subset(data, 12)
+    assert len(small.filenames) == 12 and np.bincount(small.target).tolist() == [
+        4,
+        4,
+        4,
+    ]
+    keep = np.array([int(f[1:-4]) for f in small.filenames])
+    assert np.all(np.diff(keep) > 0)  # order kept
+    assert np.array_equal(small.target, y[keep])
+    assert np.array_equal(small.groups, data.groups[keep])
+    assert np.array_equal(small.cv.test_fold, fold[keep])
+    assert small.test_filenames.tolist() == ["t.wav"]
+    assert len(data.filenames) == 30  # the original is untouched
+    assert subset(data, 100) is data
+    with pytest.raises(ValueError, match="--max-clips must be a positive int"):
+        subset(data, 0)

@@ -510,6 +510,20 @@ def test_bad_arguments(tree, tmp_path, kwargs, match):
         run_study(cv_bunch(tree), out=tmp_path, verbose=False, **kwargs)
 
 
+def test_nested_cv_needs_enough_clips_per_class(tree, tmp_path):
+    with pytest.raises(ValueError, match=r"only 4 clip\(s\) of some class, fewer than"):
+        run_study(
+            cv_bunch(tree),
+            models=["mfcc"],
+            widths=[8],
+            runs=1,
+            out=tmp_path,
+            classifiers=["svm"],
+            inner_splits=5,
+            verbose=False,
+        )
+
+
 def test_bad_data(tree, tmp_path):
     data = cv_bunch(tree)
     del data["protocol"]
