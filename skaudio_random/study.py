@@ -434,9 +434,9 @@ def _evaluate(X, y, X_test, y_test, data, est, grid, *, nested, inner_splits):
             smallest = np.bincount(np.unique(y[train], return_inverse=True)[1]).min()
             if smallest < inner_splits:
                 raise ValueError(
-                    f"nested CV: a training fold holds only {smallest} clip(s) of some "
-                    f"class, fewer than inner_splits={inner_splits}; lower inner_splits "
-                    "or use nested=False."
+                    f"nested CV: a training fold holds only {smallest} clip(s) of "
+                    f"some class, fewer than inner_splits={inner_splits}; lower "
+                    "inner_splits or use nested=False."
                 )
             s = GridSearchCV(est, grid, cv=inner, refit=True, error_score="raise")
             s.fit(X[train], y[train], **kw)
