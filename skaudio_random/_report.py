@@ -506,6 +506,12 @@ def plot_width(summary, width, classifiers, path: Path, *, title: str) -> Path |
         for m in models
     ]
     ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    tops = [
+        100 * (s["mean"] + np.nan_to_num(s["std"]))
+        for s in summary
+        if s["width"] in (width, None) and np.isfinite(s["mean"])
+    ]
+    ax.set_ylim(0, min(100.0, max(tops, default=95.0) + 5.0))
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.4)
