@@ -30,7 +30,7 @@ def test_study_folder(tmp_path, capsys):
     tree = write_tree(tmp_path / "tones", n_per_class=4)
     out = tmp_path / "out"
     options = "--n-splits 2 --models mfcc vertical_7x96 --widths 8 --runs 2"
-    options += " --n-frames 24 --no-nested --device cpu --quiet"
+    options += " --n-frames 24 --no-nested --device cpu --quiet --svm-max-iter 100000"
     status = main(
         ["study", "folder", "--data-home", str(tree), "--out", str(out)]
         + options.split()
@@ -50,9 +50,10 @@ def test_study_folder(tmp_path, capsys):
     assert all(r["nested_score"] == "" for r in rows)  # --no-nested
     vert = [r for r in rows if r["model"] == "vertical_7x96"]
     assert {json.loads(r["transformer_params"])["n_frames"] for r in vert} == {24}
-    assert json.loads((out / "study.json").read_text())["transformer_params"] == {
-        "n_frames": 24
-    }
+    settings = json.loads((out / "study.json").read_text())
+    assert settings["transformer_params"] == {"n_frames": 24}
+    assert settings["svm_params"] == {"max_iter": 100000}
+    assert "SVC{'max_iter': 100000}" in (out / "results.md").read_text()
     printed = capsys.readouterr().out
     assert "## Width ≈8" in printed and "| MFCC (baseline) | 120 |" in printed
 

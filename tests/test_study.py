@@ -503,6 +503,7 @@ def test_figures_are_skipped_without_matplotlib(tree, tmp_path, monkeypatch):
             {"transformer_params": {"vgg": 3}},
             r"transformer_params\['vgg'\] must be a dict",
         ),
+        ({"svm_params": {"C": 3}}, r"svm_params \['C'\] cannot be set"),
     ],
 )
 def test_bad_arguments(tree, tmp_path, kwargs, match):
@@ -522,6 +523,15 @@ def test_nested_cv_needs_enough_clips_per_class(tree, tmp_path):
             inner_splits=5,
             verbose=False,
         )
+
+
+def test_svm_params_reach_the_svc():
+    for fast in (True, False):
+        est, grid = study._classifier("svm", 0, fast, "cpu", {"max_iter": 7})
+        svc = est.named_steps["svm"]
+        svc = svc.named_steps["svc"] if fast else svc
+        assert svc.max_iter == 7
+        assert len(grid) == 8  # the paper's grid, untouched
 
 
 def test_bad_data(tree, tmp_path):
