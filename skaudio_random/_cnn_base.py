@@ -9,7 +9,9 @@ autograd on ``device``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 
 import numpy as np
@@ -27,6 +29,74 @@ __all__ = ["RandomCNNBase"]
 # Activation memory allowed per forward pass when batch_size="auto".
 _CPU_ACTIVATION_BUDGET = 1 << 30  # 1 GiB
 _MAX_AUTO_BATCH = 64
+PRECISIONS = ("float32", "tf32", "bfloat16")
+
+
+def cpu_workers() -> int:
+    """Clips featurized at once on the CPU: one per intra-op thread of torch
+    (``torch.get_num_threads()``), each clip on a single thread."""
+    return max(1, torch.get_num_threads())
+
+
+@contextlib.contextmanager
+def _single_thread():
+    """Run torch ops of this thread on one intra-op thread.
+
+    ``torch.set_num_threads`` is per-thread for OpenMP but also sets process-wide
+    values (MKL's thread count); the caller restores them (see
+    :meth:`RandomCNNBase._transform_cpu`).
+    """
+    torch.set_num_threads(1)
+    yield
+
+
+@contextlib.contextmanager
+def precision_context(device: torch.device, precision: str):
+    """Math mode of a forward pass on ``device``.
+
+    CUDA: ``"float32"`` turns TF32 off for matmuls and cuDNN convolutions
+    (PyTorch lets cuDNN use TF32 by default), ``"tf32"`` turns it on,
+    ``"bfloat16"`` runs under ``torch.autocast(dtype=torch.bfloat16)``. The
+    previous flags are restored afterwards. CPU: ``"float32"`` and ``"tf32"``
+    are plain float32 (TF32 is a CUDA tensor-core mode); ``"bfloat16"`` is
+    handled by the network's fast path (bfloat16 GEMMs, float32 means).
+    """
+    if device.type != "cuda":
+        yield
+        return
+    saved = _get_tf32()
+    try:
+        _set_tf32((precision == "tf32",) * 2)
+        if precision == "bfloat16":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+    finally:
+        _set_tf32(saved)
+
+
+def _get_tf32():
+    try:  # the long-standing flags
+        return (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    except RuntimeError:  # torch >= 2.9 refuses them after the fp32_precision API
+        return (
+            torch.backends.cudnn.conv.fp32_precision,
+            torch.backends.cuda.matmul.fp32_precision,
+        )
+
+
+def _set_tf32(flags) -> None:
+    conv, matmul = flags
+    if isinstance(conv, bool):
+        try:
+            torch.backends.cudnn.allow_tf32 = conv
+            torch.backends.cuda.matmul.allow_tf32 = matmul
+            return
+        except RuntimeError:
+            conv, matmul = ("tf32" if f else "ieee" for f in flags)
+    torch.backends.cudnn.conv.fp32_precision = conv
+    torch.backends.cuda.matmul.fp32_precision = matmul
 
 
 class RandomCNNBase(AudioFeatureTransformer):
@@ -44,6 +114,7 @@ class RandomCNNBase(AudioFeatureTransformer):
         "width": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "precision": [StrOptions(set(PRECISIONS))],
         "random_state": ["random_state"],
     }
 
@@ -183,10 +254,9 @@ class RandomCNNBase(AudioFeatureTransformer):
     def _forward_batch_size(self, shape: tuple[int, ...]) -> int:
         """Clips per forward pass.
 
-        On the CPU a pass holds one clip: oneDNN picks its convolution kernels by
-        batch size, so only one-clip passes make a clip's features bitwise
-        independent of its batch (each clip's maps are large enough to keep the
-        cores busy). On a GPU clips are batched under a memory budget.
+        Used on GPUs, where clips are batched under a memory budget, and for
+        VGG's batch norm (the batch is the point). Other CPU work goes through
+        :meth:`_transform_cpu`, one clip per pass.
         """
         if getattr(self, "batchnorm", None) is not None:
             return self.batch_size  # batch statistics: the batch is the point
@@ -201,12 +271,21 @@ class RandomCNNBase(AudioFeatureTransformer):
     def _batch_size(self) -> int:
         return self.batch_size if self.batch_size != "auto" else 16
 
+    def _prepare_fn(self):
+        mel = self._spec.input_kind == "mel"
+        return self._prepare_mel if mel else self._prepare_waveform
+
     def _transform_clips(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:
-        prepare = (
-            self._prepare_mel if self._spec.input_kind == "mel" else self._prepare_waveform
-        )
+        if self._device.type == "cpu" and getattr(self, "batchnorm", None) is None:
+            return self._transform_cpu(clips, names)
+        prepare = self._prepare_fn()
         out = np.empty((len(clips), self._n_features()), dtype=np.float32)
-        with torch.inference_mode():
+        precision = self.precision
+        # CUDA: the math mode is set by precision_context; CPU (VGG batch norm):
+        # bfloat16 autocast inside the network.
+        cpu_bf16 = self._device.type == "cpu" and precision == "bfloat16"
+        dtype = torch.bfloat16 if cpu_bf16 else None
+        with torch.inference_mode(), precision_context(self._device, precision):
             inputs = [prepare(y, name) for y, name in zip(clips, names)]
             # Clips of equal shape share forward passes; with fix_length="none"
             # lengths differ and are grouped.
@@ -217,8 +296,46 @@ class RandomCNNBase(AudioFeatureTransformer):
                 step = self._forward_batch_size(shape)
                 for k in range(0, len(members), step):
                     rows = members[k : k + step]
-                    x = torch.stack([inputs[i] for i in rows]).to(self._device)
-                    out[rows] = self._network(x).float().cpu().numpy()
+                    x = torch.stack([inputs[i] for i in rows])
+                    if self._device.type == "cuda" and x.device.type == "cpu":
+                        x = x.pin_memory().to(self._device, non_blocking=True)
+                    else:
+                        x = x.to(self._device)
+                    feats = self._network(x, compute_dtype=dtype)
+                    out[rows] = feats.float().cpu().numpy()
+        return out
+
+    def _transform_cpu(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:
+        """CPU: each clip alone on one intra-op thread, ``cpu_workers()`` at once.
+
+        A clip's features are computed by the same single-threaded code whatever
+        its batch, so they are bitwise independent of the batch (and of
+        ``n_jobs``); running whole clips in parallel keeps every core in large
+        GEMMs with no synchronisation between them, which beats splitting each
+        operation over the cores (and degrades gracefully on a loaded machine).
+        """
+        prepare = self._prepare_fn()
+        network = self._network
+        out = np.empty((len(clips), self._n_features()), dtype=np.float32)
+        dtype = torch.bfloat16 if self.precision == "bfloat16" else None
+
+        def one(i: int) -> None:
+            with _single_thread(), torch.inference_mode():
+                x = prepare(clips[i], names[i])[None]
+                out[i] = network(x, compute_dtype=dtype)[0].numpy()
+
+        n_workers = min(len(clips), cpu_workers())
+        saved = torch.get_num_threads()
+        try:
+            if n_workers <= 1:
+                for i in range(len(clips)):
+                    one(i)
+            else:
+                with ThreadPoolExecutor(n_workers) as pool:
+                    for _ in pool.map(one, range(len(clips))):
+                        pass
+        finally:
+            torch.set_num_threads(saved)
         return out
 
     # -- pickling: the network is rebuilt from the seed ------------------------

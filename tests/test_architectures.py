@@ -197,9 +197,11 @@ def test_layer_shapes_match_real_maps(name):
         assert [(k, tuple(m.shape[1:])) for k, m in maps.items()] == net.layer_shapes(
             length
         )
-        # the averaged maps are exactly what forward concatenates (per_filter modes)
+        # the averaged maps are exactly what the reference forward concatenates
+        # (per_filter modes); the fast CPU path agrees to float32 rounding
         feats = torch.cat([m.flatten(2).mean(2) for m in maps.values()], dim=1)
-        torch.testing.assert_close(net(x), feats)
+        torch.testing.assert_close(net(x, reference=True), feats)
+        torch.testing.assert_close(net(x), feats, rtol=1e-5, atol=1e-5 * feats.abs().max())
 
 
 def test_tf_same_padding_values():

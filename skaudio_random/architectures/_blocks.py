@@ -145,6 +145,24 @@ class RandomFeatureNet(nn.Module):
     def _summarise(self, layer: str, fmap: Tensor) -> Tensor:
         return channel_means(fmap)
 
+    # -- fast CPU path (see _fast.py) -------------------------------------------
+    def _fast_means(self, x: Tensor) -> Iterator[tuple[str, Tensor]]:
+        """``(layer_name, per-channel means)`` of one clip (no batch axis), in
+        feature order; the same numbers as ``_maps`` + ``channel_means`` up to
+        float32 rounding. Subclasses without a fast path leave it unimplemented."""
+        raise NotImplementedError
+
+    def _summarise_means(self, layer: str, means: Tensor) -> Tensor:
+        return means
+
+    def _fast_applies(self, x: Tensor) -> bool:
+        return (
+            type(self)._fast_means is not RandomFeatureNet._fast_means
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and not (torch.is_grad_enabled() and x.requires_grad)
+        )
+
     @property
     def n_features(self) -> int:
         return sum(n for _, n in self._layers)
@@ -178,17 +196,48 @@ class RandomFeatureNet(nn.Module):
         dtype = next(self.parameters()).dtype
         return x if x.dtype == dtype else x.to(dtype)
 
-    def forward(self, x: Tensor, return_maps: bool = False):
+    def forward(
+        self,
+        x: Tensor,
+        return_maps: bool = False,
+        *,
+        reference: bool = False,
+        compute_dtype: torch.dtype | None = None,
+    ):
         """Features (batch, n_features), or the named maps if ``return_maps``.
 
         With ``return_maps=True`` returns a dict ``{layer_name: map}`` of the
         maps that are averaged, shape (batch, channels, *positions), in
         feature order (before averaging).
+
+        On the CPU (float32, no autograd) features are computed clip by clip by
+        the fast path of ``_fast.py`` (time-major GEMMs, chunked over time, maps
+        averaged while in cache; same numbers up to float32 rounding, and each
+        clip's features independent of the batch). ``reference=True`` uses the
+        plain modules (one torch convolution per layer, whole maps), as on GPUs.
+        ``compute_dtype=torch.bfloat16`` runs the fast path's maps and GEMMs in
+        bfloat16 (float32 accumulation inside each GEMM, means in float32;
+        about 3 significant digits); elsewhere it is ``torch.autocast``.
         """
         x = self._check_input(x)
         if return_maps:
             return dict(self._maps(x))
+        if reference or not self._fast_applies(x):
+            if compute_dtype is None or compute_dtype == x.dtype:
+                return self._reference_features(x)
+            with torch.autocast(x.device.type, dtype=compute_dtype):
+                return self._reference_features(x).float()
+        if compute_dtype is not None:
+            x = x.to(compute_dtype)
+        return torch.stack([self._fast_features(clip) for clip in x])
+
+    def _reference_features(self, x: Tensor) -> Tensor:
         return torch.cat([self._summarise(k, m) for k, m in self._maps(x)], dim=1)
+
+    def _fast_features(self, clip: Tensor) -> Tensor:
+        """Features of one clip (no batch axis) by the fast CPU path."""
+        means = [self._summarise_means(k, m) for k, m in self._fast_means(clip)]
+        return torch.cat(means)
 
     def layer_shapes(self, length: int) -> list[tuple[str, tuple[int, ...]]]:
         """Shapes (channels, *positions) of the averaged maps for one input of

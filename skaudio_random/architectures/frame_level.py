@@ -20,6 +20,7 @@ from ._blocks import (
     conv1d,
     tf_same_padding,
 )
+from ._fast import conv1d_taps, conv_matrix, padded_map
 
 __all__ = ["FrameLevelNet", "BACKEND_AVERAGING"]
 
@@ -133,6 +134,73 @@ class FrameLevelNet(RandomFeatureNet):
         p = clamped_max_pool(b2, (2,))  # (batch, nf, (n_frames - 6) // 2)
         b3 = F.relu_(self.back3(p)).add_(p)  # residual
         yield "back3", b3
+
+    def _fast_means(self, y: Tensor):
+        """Time-major fast path for one waveform ``(n_times,)`` (see ``_fast.py``).
+
+        The front ends are GEMMs on one matrix of overlapping 512-sample frames
+        (the shorter many-shapes kernels are centred column slices of it); the
+        back-end convolutions are 7 accumulated GEMMs per chunk, written into
+        zero-padded buffers so that the "same" padding costs nothing.
+        """
+        nf, n, dt = self.nf, y.shape[0], y.dtype
+        if self.many_shapes:
+            pads = [tf_same_padding(n, k, STRIDE) for k in self.kernels]
+            n_frames = -(-n // STRIDE)
+        else:
+            pads = [(0, 0)]
+            n_frames = (n - self.kernels[0]) // STRIDE + 1
+        left = max(p[0] for p in pads)
+        offsets = [left - p[0] for p in pads]  # where each kernel starts in a frame
+        span = max(o + k for o, k in zip(offsets, self.kernels, strict=True))
+        size = (n_frames - 1) * STRIDE + span
+        if left or size > n:
+            padded = y.new_zeros(size)
+            padded[left : left + min(n, size - left)] = y[: size - left]
+            y = padded
+        frames = y.as_strided((n_frames, span), (STRIDE, 1)).contiguous()
+        fronts = torch.empty(n_frames, len(self.kernels) * nf, dtype=dt)
+        for i, (k, off, conv) in enumerate(
+            zip(self.kernels, offsets, self.front, strict=True)
+        ):
+            h = fronts[:, i * nf : (i + 1) * nf]
+            torch.mm(frames[:, off : off + k], conv_matrix(conv.weight, dt), out=h)
+            name = f"front{k}" if self.many_shapes else "front"
+            yield name, h.relu_().mean(0, dtype=torch.float32)
+        del frames
+        n1 = n_frames - 6
+        b1_pad = padded_map((n1, nf), (3,), dtype=dt)
+        b1 = b1_pad[3 : 3 + n1]
+        conv1d_taps(fronts, self.back1.weight, n1, lambda a, b, o: o.relu_(), out=b1)
+        del fronts
+        yield "back1", b1.mean(0, dtype=torch.float32)
+        b2 = torch.empty(n1, nf, dtype=dt)
+        def residual(a, b, o):
+            o.relu_().add_(b1[a:b])
+
+        conv1d_taps(b1_pad, self.back2.weight, n1, residual, out=b2)
+        yield "back2", b2.mean(0, dtype=torch.float32)
+        del b1_pad, b1
+        pool = min(2, n1)
+        n2 = n1 // pool
+        p_pad = padded_map((n2, nf), (3,), dtype=dt)
+        p = p_pad[3 : 3 + n2]
+        torch.amax(b2[: n2 * pool].view(n2, pool, nf), 1, out=p)
+        del b2
+        total = torch.zeros(nf)
+
+        def residual_sum(a, b, o):
+            total.add_(o.relu_().add_(p[a:b]).sum(0, dtype=torch.float32))
+
+        conv1d_taps(p_pad, self.back3.weight, n2, residual_sum)
+        yield "back3", total / n2
+
+    def _summarise_means(self, layer: str, means: Tensor) -> Tensor:
+        if self.backend_averaging == "per_filter" or not layer.startswith("back"):
+            return means
+        out = means.new_zeros(self.nf)
+        out[0] = means.mean()
+        return out
 
     def _summarise(self, layer: str, fmap: Tensor) -> Tensor:
         if self.backend_averaging == "per_filter" or not layer.startswith("back"):

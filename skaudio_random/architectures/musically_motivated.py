@@ -8,6 +8,7 @@ convolutional neural networks".
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -19,9 +20,14 @@ from ._blocks import (
     conv2d,
     tf_same_padding,
 )
+from ._fast import conv_matrix, gemm_patches, padded_map
 
 __all__ = ["MusicallyMotivatedNet", "TEMPORAL_KERNELS", "TIME_KERNELS"]
 
+#: Timbral branches with fewer filters use the direct convolution in the fast
+#: path (measured on a 2-core AVX-512 machine: nf = 8 im2col 5x slower, nf = 256
+#: im2col 4x faster than oneDNN's direct convolution).
+IM2COL_MIN_FILTERS = 64
 TEMPORAL_KERNELS = (165, 128, 64, 32)  # cnn_music (GTZAN, Ballroom)
 TIME_KERNELS = (64, 32, 16, 8)  # cnn_audio (UrbanSound8K)
 #: (time extent, mel extent, filters per nf) of the six timbral branches, in order
@@ -142,3 +148,56 @@ class MusicallyMotivatedNet(RandomFeatureNet):
             ):
                 h = conv(F.pad(env, tf_same_padding(n_frames, k)))
                 yield label, F.relu_(h)  # (batch, filters, n_frames)
+
+    def _fast_means(self, x: Tensor):
+        """Fast path for one log-mel ``(96, n_frames)`` (see ``_fast.py``): each
+        branch is a GEMM on patches of the time-major spectrogram (zero rows
+        above and below for the "same" time padding), with the frequency
+        max-pool, ReLU and time sum applied chunk by chunk."""
+        n_frames = x.shape[1]
+        if len(self.timbral):
+            half = max(conv.kernel_size[0] for conv in self.timbral) // 2
+            xp = padded_map((n_frames, N_MELS), (half,), dtype=x.dtype)
+            xp[half : half + n_frames] = x.t()
+            for label, conv in zip(self._timbral_names, self.timbral, strict=True):
+                if conv.out_channels < IM2COL_MIN_FILTERS:
+                    # narrow branch: copying K = kt * kf values per output row
+                    # costs more than the GEMM saves; oneDNN's direct conv wins
+                    w = conv.weight.to(x.dtype)
+                    h = F.conv2d(x.t()[None, None], w, padding=conv.padding).amax(dim=3)
+                    yield label, h.relu_().mean(2, dtype=torch.float32)[0]
+                    continue
+                kt, kf = conv.kernel_size
+                n_pos = N_MELS - kf + 1
+                start = half - kt // 2
+                total = torch.zeros(conv.out_channels)
+
+                def patches(a, b, kt=kt, kf=kf, n_pos=n_pos, start=start):
+                    return xp[start + a :].as_strided(
+                        (b - a, n_pos, kt, kf), (N_MELS, 1, N_MELS, 1)
+                    )
+
+                def accumulate(a, b, o, total=total):
+                    total.add_(o.amax(1).relu_().sum(0, dtype=torch.float32))
+
+                matrix = conv_matrix(conv.weight, x.dtype)
+                gemm_patches(patches, matrix, n_frames, n_pos, accumulate)
+                yield label, total / n_frames
+        if len(self.temporal):
+            env = x.mean(dim=0)
+            for label, k, conv in zip(
+                self._temporal_names, self.temporal_kernels, self.temporal, strict=True
+            ):
+                left, right = tf_same_padding(n_frames, k)
+                padded = F.pad(env, (left, right))
+                total = torch.zeros(conv.out_channels)
+
+                def patches(a, b, k=k, padded=padded):
+                    return padded[a:].as_strided((b - a, k), (1, 1))
+
+                def accumulate(a, b, o, total=total):
+                    total.add_(o.relu_().sum((0, 1), dtype=torch.float32))
+
+                matrix = conv_matrix(conv.weight, x.dtype)
+                gemm_patches(patches, matrix, n_frames, 1, accumulate)
+                yield label, total / n_frames

@@ -6,10 +6,12 @@ ICASSP, SPEC section 3.2 (``cnn_single``).
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ._blocks import N_MELS, RandomFeatureNet, check_positive_int, conv1d, conv2d
+from ._fast import conv_matrix, gemm_patches
 
 __all__ = ["VerticalNet"]
 
@@ -74,3 +76,25 @@ class VerticalNet(RandomFeatureNet):
             h = h.amax(dim=3)  # max-pool over all frequency positions
         # ReLU after the pool: identical (monotone), 11x fewer elements
         yield self._layer, F.relu_(h)
+
+    def _fast_means(self, x: Tensor):
+        """Fast path for one log-mel ``(96, n_frames)``: GEMMs on patches of the
+        time-major spectrogram, with the frequency max-pool, ReLU and time sum
+        applied chunk by chunk (see ``_fast.py``)."""
+        xt = x.t().contiguous()  # (n_frames, 96)
+        n_out = xt.shape[0] - 6
+        n_pos = N_MELS - self.n_bands + 1
+        total = torch.zeros(self.conv.out_channels)
+
+        def patches(a, b):  # (b - a, n_pos, 7, n_bands): rows (t, f), values (i, j)
+            return xt[a:].as_strided(
+                (b - a, n_pos, 7, self.n_bands), (N_MELS, 1, N_MELS, 1)
+            )
+
+        def accumulate(a, b, o):  # o: (b - a, n_pos, nf)
+            o = o.amax(1) if n_pos > 1 else o[:, 0]
+            total.add_(o.relu_().sum(0, dtype=torch.float32))
+
+        matrix = conv_matrix(self.conv.weight, x.dtype)
+        gemm_patches(patches, matrix, n_out, n_pos, accumulate)
+        yield self._layer, total / n_out

@@ -18,6 +18,14 @@ from ._blocks import (
     clamped_max_pool,
     conv2d,
 )
+from ._fast import (
+    conv2d_taps,
+    conv_matrix,
+    gemm_patches,
+    interior,
+    max_into,
+    padded_map,
+)
 
 __all__ = ["VGGNet", "VGG_POOLS", "BATCHNORM"]
 
@@ -104,3 +112,47 @@ class VGGNet(RandomFeatureNet):
             else:
                 h = F.elu_(clamped_max_pool(h, pool))
             yield f"block{i}", h  # (batch, nf, time, mel)
+
+    def _fast_applies(self, x: Tensor) -> bool:
+        return self.batchnorm is None and super()._fast_applies(x)
+
+    def _fast_means(self, x: Tensor):
+        """Channels-last fast path for one log-mel ``(96, n_frames)`` (see
+        ``_fast.py``). Block 1 (one input channel) is a GEMM on 3x3 patches;
+        blocks 2-5 are 9 accumulated GEMMs on row-shifted views of the
+        flattened, zero-padded map. Each chunk of conv rows is max-pooled at
+        once into the interior of the next block's padded input (the 1376 x 96
+        x nf map of block 1 is never stored), then ELU and the means."""
+        nf = self.convs[0].out_channels
+        height, width = x.shape[1], x.shape[0]  # time, mel
+        dt = x.dtype
+        h = padded_map((height, width, 1), (1, 1), spare=2, dtype=dt)
+        interior(h, (1, 1))[..., 0] = x.t()
+        for i, (conv, pool) in enumerate(zip(self.convs, VGG_POOLS, strict=True), 1):
+            ph, pw = min(pool[0], height), min(pool[1], width)
+            n_h, n_w = height // ph, width // pw
+            nxt = padded_map((n_h, n_w, nf), (1, 1), spare=2, dtype=dt)
+            dest = interior(nxt, (1, 1))
+
+            total = torch.zeros(nf)
+
+            def pool_into(a, b, o, dest=dest, ph=ph, pw=pw, n_w=n_w, total=total):
+                o = o[:, : n_w * pw].unflatten(1, (n_w, pw)).unflatten(0, (-1, ph))
+                pooled = dest[a // ph : b // ph]
+                windows = [o[:, i, :, j] for i in range(ph) for j in range(pw)]
+                max_into(pooled, windows)
+                total.add_(F.elu_(pooled).sum((0, 1), dtype=torch.float32))
+
+            w_pad = width + 2
+            if i == 1:  # single input channel: copy the 9-value patches
+
+                def patches(a, b, h=h, n_w=n_w, pw=pw, w_pad=w_pad):
+                    shape = (b - a, n_w * pw, 3, 3)
+                    return h[a:].as_strided(shape, (w_pad, 1, w_pad, 1))
+
+                matrix = conv_matrix(conv.weight, dt)
+                gemm_patches(patches, matrix, n_h * ph, n_w * pw, pool_into, align=ph)
+            else:
+                conv2d_taps(h, conv.weight, n_h * ph, pool_into, align=ph)
+            yield f"block{i}", total / (n_h * n_w)
+            h, height, width = nxt, n_h, n_w

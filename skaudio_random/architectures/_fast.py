@@ -1,0 +1,229 @@
+"""Fast CPU evaluation of the random-weight networks, one clip at a time.
+
+The modules' ``_maps`` are the plain, reference implementation (one torch
+convolution per layer, whole maps). For feature extraction only the per-channel
+means of the maps are needed, so on the CPU each network also has
+``_fast_features(x)``, which computes the same numbers (up to float32 rounding)
+with:
+
+- **time-major (channels-last) maps** and convolutions as matrix products: a
+  1-D convolution of a ``(time, channels)`` map is the sum over kernel taps of
+  ``map[t + j] @ W_j``, each a GEMM on a contiguous row block, accumulated in
+  place (no im2col copy); 2-D 3x3 convolutions use the same trick on the
+  flattened, zero-padded ``(time, mel, channels)`` map (each tap is a row
+  shift), and single-channel convolutions (front ends, timbral, 7x86) copy
+  their small patches into a reused buffer;
+- **chunking over time** with the activation, the pooling and the running mean
+  applied to each chunk while it is in cache, so the largest maps (the 240 MB
+  first sample-level layer, VGG's 380 MB first block, the 7x86 and timbral maps
+  before their frequency max-pool) are never written whole;
+- **zero-padded output buffers**: each layer writes its (pooled) output into
+  the interior of the next layer's padded input, so "same" padding costs
+  nothing.
+
+Peak memory per clip is therefore the (pooled) maps that must be kept plus a
+few chunk buffers of :data:`CHUNK_ELEMENTS` floats.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+from torch.utils.weak import WeakIdKeyDictionary
+
+__all__ = [
+    "CHUNK_ELEMENTS",
+    "chunk_units",
+    "conv_matrix",
+    "conv1d_taps",
+    "conv2d_taps",
+    "gemm_patches",
+    "interior",
+    "max_into",
+    "padded_map",
+]
+
+#: Output elements (float32) computed per chunk: 1 Mi floats = 4 MiB, a few
+#: times the per-core L2 of current x86 CPUs, large enough for efficient GEMMs.
+CHUNK_ELEMENTS = 1 << 20
+_MIN_CHUNK_ROWS = 256
+
+_MATRICES: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+
+def conv_matrix(weight: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """A conv weight ``(O, C, *kernel)`` as a ``(n_taps * C, O)`` matrix.
+
+    Rows are ordered kernel position first (row-major over the kernel), then
+    input channel, so rows ``[j * C, (j + 1) * C)`` are tap ``j``'s ``(C, O)``
+    matrix and the whole matrix multiplies patches copied from a time-major map.
+    Cached per weight tensor and ``dtype`` (default: the weight's), and rebuilt
+    when the weight is modified in place.
+    """
+    dtype = weight.dtype if dtype is None else dtype
+    key = (weight._version, weight.data_ptr(), weight.device)
+    cache = _MATRICES.get(weight)
+    if cache is None or cache[0] != key:
+        cache = _MATRICES[weight] = (key, {})
+    if dtype not in cache[1]:
+        w = weight.detach()
+        matrix = w.flatten(2).permute(2, 1, 0).reshape(-1, w.shape[0])
+        cache[1][dtype] = matrix.to(dtype, memory_format=torch.contiguous_format)
+    return cache[1][dtype]
+
+
+def chunk_units(n_units: int, unit_rows: int, n_out: int, align: int = 1) -> int:
+    """Units (time steps) per chunk: about :data:`CHUNK_ELEMENTS` outputs, a
+    multiple of ``align`` (the pool), at least one aligned group."""
+    rows = max(_MIN_CHUNK_ROWS, CHUNK_ELEMENTS // max(1, n_out))
+    units = max(1, rows // unit_rows)
+    units = max(align, units // align * align)
+    return min(units, max(align, n_units))
+
+
+def gemm_patches(
+    patches: Callable[[int, int], Tensor],
+    matrix: Tensor,
+    n_units: int,
+    unit_rows: int,
+    epilogue: Callable[[int, int, Tensor], None],
+    align: int = 1,
+) -> None:
+    """``patches(a, b) @ matrix`` for units ``[a, b)``, chunk by chunk.
+
+    ``patches(a, b)`` returns a (usually overlapping, strided) view holding
+    ``(b - a) * unit_rows`` rows of ``K`` values in any shape; it is copied into
+    a reused buffer (im2col) and multiplied by ``matrix`` (K, O). ``epilogue(a,
+    b, out)`` receives ``out`` of shape ``(b - a, unit_rows, O)``; it is
+    overwritten by the next chunk.
+    """
+    k, n_out = matrix.shape
+    step = chunk_units(n_units, unit_rows, n_out, align)
+    in_buf = torch.empty(step * unit_rows * k, dtype=matrix.dtype)
+    out_buf = torch.empty(step * unit_rows * n_out, dtype=matrix.dtype)
+    for a in range(0, n_units, step):
+        b = min(n_units, a + step)
+        rows = (b - a) * unit_rows
+        view = patches(a, b)
+        p = in_buf[: rows * k].view(view.shape)
+        p.copy_(view)
+        out = out_buf[: rows * n_out].view(rows, n_out)
+        torch.mm(p.view(rows, k), matrix, out=out)
+        epilogue(a, b, out.view(b - a, unit_rows, n_out))
+
+
+def conv1d_taps(
+    x: Tensor,
+    weight: Tensor,
+    n_out: int,
+    epilogue: Callable[[int, int, Tensor], None],
+    align: int = 1,
+    out: Tensor | None = None,
+) -> None:
+    """Stride-1 1-D convolution of a time-major map as accumulated GEMMs.
+
+    ``x`` is ``(T_in, C)`` contiguous and already zero-padded; output row ``t``
+    is ``sum_j x[t + j] @ W_j`` for ``t < n_out`` (needs ``T_in >= n_out + k - 1``).
+    Rows are computed in chunks of a multiple of ``align``; ``epilogue(a, b, o)``
+    gets the ``(b - a, O)`` rows. With ``out`` (``(n_out, O)`` contiguous) the rows
+    are written there, otherwise into a reused buffer.
+    """
+    matrix = conv_matrix(weight, x.dtype)
+    n_taps = weight.shape[-1]
+    c = x.shape[1]
+    o_ch = weight.shape[0]
+    step = chunk_units(n_out, 1, o_ch, align)
+    buf = None if out is not None else torch.empty(step, o_ch, dtype=x.dtype)
+    for a in range(0, n_out, step):
+        b = min(n_out, a + step)
+        o = out[a:b] if out is not None else buf[: b - a]
+        torch.mm(x[a:b], matrix[:c], out=o)
+        for j in range(1, n_taps):
+            o.addmm_(x[a + j : b + j], matrix[j * c : (j + 1) * c])
+        epilogue(a, b, o)
+
+
+def conv2d_taps(
+    x: Tensor,
+    weight: Tensor,
+    n_rows: int,
+    epilogue: Callable[[int, int, Tensor], None],
+    align: int = 1,
+) -> None:
+    """Stride-1 2-D convolution of a zero-padded channels-last map.
+
+    ``x`` is ``(H_pad, W_pad, C)`` contiguous with at least ``kw - 1`` spare
+    zero elements after it in memory (see :func:`padded_map`). With the map
+    flattened to ``(H_pad * W_pad, C)``, tap ``(i, j)`` of output position
+    ``(t, f)`` reads flat row ``(t + i) * W_pad + f + j``: every tap is one GEMM
+    on a contiguous row block. Output rows ``t < n_rows`` are computed for all
+    ``W_pad`` columns, of which the first ``W_pad - kw + 1`` are valid;
+    ``epilogue(a, b, o)`` gets ``o`` of shape ``(b - a, W_pad, O)``.
+    """
+    matrix = conv_matrix(weight, x.dtype)
+    kh, kw = weight.shape[2:]
+    h_pad, w_pad, c = x.shape
+    o_ch = weight.shape[0]
+    flat = x.as_strided((h_pad * w_pad + kw - 1, c), (c, 1))
+    step = chunk_units(n_rows, w_pad, o_ch, align)
+    buf = torch.empty(step * w_pad, o_ch, dtype=x.dtype)
+    for a in range(0, n_rows, step):
+        b = min(n_rows, a + step)
+        lo, hi = a * w_pad, b * w_pad
+        o = buf[: hi - lo]
+        for i in range(kh):
+            for j in range(kw):
+                tap = matrix[(i * kw + j) * c : (i * kw + j + 1) * c]
+                src = flat[lo + i * w_pad + j : hi + i * w_pad + j]
+                if i == 0 and j == 0:
+                    torch.mm(src, tap, out=o)
+                else:
+                    o.addmm_(src, tap)
+        epilogue(a, b, o.view(b - a, w_pad, o_ch))
+
+
+def max_into(out: Tensor, views: list[Tensor]) -> Tensor:
+    """Element-wise maximum of same-shaped ``views`` written into ``out``.
+
+    A chain of ``torch.maximum`` calls on strided views: much faster than
+    ``amax`` over several non-adjacent dims of a channels-last map (the pool
+    windows of VGG).
+    """
+    if len(views) == 1:
+        return out.copy_(views[0])
+    torch.maximum(views[0], views[1], out=out)
+    for v in views[2:]:
+        torch.maximum(out, v, out=out)
+    return out
+
+
+def padded_map(
+    shape: tuple[int, ...],
+    pad: tuple[int, ...],
+    spare: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """A map of ``shape`` grown by ``pad`` zeros on both sides of each leading
+    dim (the last dim is channels), plus ``spare`` zero rows of slack in memory.
+
+    Only the borders are zeroed: the caller must write the whole interior
+    (``interior(padded, pad)``).
+    """
+    full = tuple(s + 2 * p for s, p in zip(shape[:-1], pad, strict=True)) + shape[-1:]
+    storage = torch.empty(math.prod(full) + spare * shape[-1], dtype=dtype)
+    storage[math.prod(full) :].zero_()
+    padded = storage[: math.prod(full)].view(full)
+    for dim, p in enumerate(pad):  # zero the borders only; the interior is written
+        if p:
+            padded.narrow(dim, 0, p).zero_()
+            padded.narrow(dim, padded.shape[dim] - p, p).zero_()
+    return padded
+
+
+def interior(padded: Tensor, pad: tuple[int, ...]) -> Tensor:
+    """The unpadded part of a map made by :func:`padded_map`."""
+    index = tuple(slice(p, s - p) for p, s in zip(pad, padded.shape, strict=False))
+    return padded[index]
