@@ -137,7 +137,8 @@ def subset(data, n_clips, *, random_state=0):
     Per-clip fields (``filenames``, ``target``, ``groups``, ``fold``) are
     subset alike and a :class:`~sklearn.model_selection.PredefinedSplit` keeps
     each kept clip's fold; other splitters are reused as they are. A test split
-    (``test_filenames``) is kept whole. Order is preserved.
+    (``test_filenames``) is kept whole. Order is preserved; ``subset_of`` holds
+    the original number of clips.
 
     Parameters
     ----------
@@ -172,6 +173,7 @@ def subset(data, n_clips, *, random_state=0):
             out[key] = np.asarray(value)[idx]
     if isinstance(data.cv, PredefinedSplit):
         out.cv = PredefinedSplit(data.cv.test_fold[idx])
+    out.subset_of = len(y)  # reported by the study
     return out
 
 

@@ -935,7 +935,13 @@ def _write_report(
                 figs[w] = files[path.name] = path
     n_test = len(data.test_target) if data.protocol == "validation" else 0
     facts = {
-        "clips": f"{len(data.target)}" + (f" (+ {n_test} test)" if n_test else ""),
+        "clips": f"{len(data.target)}"
+        + (f" (+ {n_test} test)" if n_test else "")
+        + (
+            f", a stratified random subset of {data.subset_of}"
+            if getattr(data, "subset_of", None)
+            else ""
+        ),
         "classes": len(np.unique(data.target)),
         "protocol": f"{data.protocol} ({data.cv!r})",
         "runs": f"{runs} (random_state 0..{runs - 1})",

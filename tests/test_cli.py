@@ -247,6 +247,7 @@ def test_subset_keeps_folds_groups_and_test_split():
     assert np.array_equal(small.cv.test_fold, fold[keep])
     assert small.test_filenames.tolist() == ["t.wav"]
     assert len(data.filenames) == 30  # the original is untouched
+    assert small.subset_of == 30
     assert subset(data, 100) is data
     with pytest.raises(ValueError, match="--max-clips must be a positive int"):
         subset(data, 0)
