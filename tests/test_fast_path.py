@@ -52,6 +52,7 @@ def assert_matches(got, ref, rtol=RTOL):
 def tiny_chunks(monkeypatch):
     """A few hundred outputs per chunk: many chunks even on short inputs."""
     monkeypatch.setattr(fast, "CHUNK_ELEMENTS", 200)
+    monkeypatch.setattr(fast, "PATCH_CHUNK_ELEMENTS", 200)
     monkeypatch.setattr(fast, "_MIN_CHUNK_ROWS", 5)
 
 
