@@ -28,8 +28,8 @@ from .spectrogram import LogMelSpectrogram
 
 __all__ = ["RandomCNNBase"]
 
-# Activation memory allowed per forward pass when batch_size="auto".
-_CPU_ACTIVATION_BUDGET = 1 << 30  # 1 GiB
+# Least activation memory allowed per GPU forward pass when batch_size="auto".
+_MIN_ACTIVATION_BUDGET = 1 << 30  # 1 GiB
 _MAX_AUTO_BATCH = 64
 PRECISIONS = ("float32", "tf32", "bfloat16")
 _POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, workers, pool)
@@ -282,12 +282,10 @@ class RandomCNNBase(AudioFeatureTransformer):
         """
         if getattr(self, "batchnorm", None) is not None:
             return self.batch_size  # batch statistics: the batch is the point
-        if self._device.type == "cpu":
-            return 1
         if self.batch_size != "auto":
             return self.batch_size
         free, _ = torch.cuda.mem_get_info(self._device)
-        budget = max(_CPU_ACTIVATION_BUDGET, free // 2)
+        budget = max(_MIN_ACTIVATION_BUDGET, free // 2)
         return int(np.clip(budget // max(1, self._per_clip_bytes(shape)), 1, _MAX_AUTO_BATCH))
 
     def _batch_size(self) -> int:
