@@ -285,7 +285,7 @@ def _targz(members: dict[str, bytes]) -> bytes:
 
 def _zip(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()
@@ -314,6 +314,64 @@ def test_extract_refuses_unsafe_paths(tmp_path):
     with pytest.raises(OSError, match="unsafe path"):
         extract_archive(archive, tmp_path / "out")
     assert not (tmp_path / "evil.txt").exists()
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_extract_caps_the_unpacked_size(tmp_path, kind):
+    # 4 MiB of zeros pack into a few KiB: a small decompression bomb
+    members = {"top/zeros.bin": bytes(4 << 20), "top/a.txt": b"a"}
+    data = _targz(members) if kind == "tar.gz" else _zip(members)
+    archive = tmp_path / f"bomb.{kind}"
+    archive.write_bytes(data)
+    with pytest.raises(
+        _download.ArchiveTooLargeError,
+        match=rf"bomb\.{re.escape(kind)} declares an unpacked size of 4\.0 MiB "
+        r"\(4194305 bytes\), more than max_size=1000000 bytes",
+    ):
+        extract_archive(archive, tmp_path / "out", max_size=1_000_000)
+    assert list((tmp_path / "out").iterdir()) == []  # nothing written
+    with pytest.raises(
+        _download.ArchiveTooLargeError,
+        match=r"compression ratio of \d+, more than max_ratio=100 .*bomb",
+    ):
+        extract_archive(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+    # raised caps let a trusted archive through
+    extract_archive(archive, tmp_path / "out", max_ratio=1e6)
+    assert (tmp_path / "out/top/zeros.bin").stat().st_size == 4 << 20
+
+
+def test_extract_cap_holds_while_unpacking(tmp_path):
+    # headers can lie: the bytes written are counted too, so a stream longer
+    # than its header says is stopped at max_size
+    class Endless(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            b[:] = bytes(len(b))
+            return len(b)
+
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(_zip({"x": b"x"}))
+    guard = _download._SizeGuard(archive, max_size=1 << 20, max_ratio=1e9)
+    with pytest.raises(
+        _download.ArchiveTooLargeError,
+        match=r"a\.zip unpacked to at least .* more than max_size=1048576",
+    ):
+        guard.copy(io.BufferedReader(Endless()), tmp_path / "out" / "x")
+    assert (tmp_path / "out" / "x").stat().st_size <= 1 << 20
+
+
+def test_fetch_archive_passes_the_caps(server, tmp_path):
+    data = _zip({"top/zeros.bin": bytes(2 << 20)})
+    server.files["/big.zip"] = data
+    remote = RemoteFile("big.zip", f"{server.url}/big.zip", _sha256(data))
+    with pytest.raises(_download.ArchiveTooLargeError, match="max_size=1000"):
+        fetch_archive(remote, tmp_path / "d", progress=False, max_size=1000)
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["big.zip"]
+    fetch_archive(remote, tmp_path / "d", progress=False, max_ratio=1e6)
+    assert (tmp_path / "d/top/zeros.bin").stat().st_size == 2 << 20
 
 
 def test_corrupt_archive_is_deleted(server, tmp_path):

@@ -13,6 +13,10 @@ or in a later call) resumes from the bytes already there with an HTTP ``Range``
 request; a server that ignores ``Range`` makes it start over. Only a verified
 file is renamed to its final name, so a finished download is never fetched
 again.
+
+Unpacking refuses unsafe member paths, links and special files, and archives
+that would unpack to more than 16 GiB or at a compression ratio over 100
+(:func:`extract_archive`; both caps are parameters).
 """
 
 from __future__ import annotations
@@ -31,7 +35,14 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
-__all__ = ["RemoteFile", "REMOTES", "download_file", "extract_archive", "fetch_archive"]
+__all__ = [
+    "RemoteFile",
+    "REMOTES",
+    "ArchiveTooLargeError",
+    "download_file",
+    "extract_archive",
+    "fetch_archive",
+]
 
 
 @dataclass(frozen=True)
@@ -284,19 +295,153 @@ def _merge_move(src: Path, dst: Path) -> None:
         shutil.rmtree(src) if src.is_dir() else src.unlink()
 
 
-def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
+#: Default caps of :func:`extract_archive`: well above the real archives
+#: (ESC-50 about 0.7 GB, GTZAN about 1.2 GB, UrbanSound8K about 6 GB unpacked,
+#: audio that compresses by a factor under 2).
+MAX_UNPACKED_SIZE = 16 * 2**30
+MAX_COMPRESSION_RATIO = 100.0
+#: Below this unpacked total the ratio is not checked: a small archive of text
+#: compresses well and can do no harm.
+_RATIO_GRACE = 2**20
+
+
+class ArchiveTooLargeError(OSError):
+    """An archive would unpack to more than the allowed size or ratio."""
+
+
+def _format_size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+class _SizeGuard:
+    """Checks an unpacked total against ``max_size`` and ``max_ratio``."""
+
+    def __init__(self, archive: Path, max_size: int, max_ratio: float):
+        self.archive = archive
+        self.max_size = max_size
+        self.max_ratio = max_ratio
+        self.packed = max(archive.stat().st_size, 1)
+        self.written = 0
+
+    def check(self, total: int, what: str) -> None:
+        if total > self.max_size:
+            raise ArchiveTooLargeError(
+                f"{self.archive} {what} {_format_size(total)} ({total} bytes), more "
+                f"than max_size={self.max_size} bytes "
+                f"({_format_size(self.max_size)}); refusing to unpack it. If you "
+                "trust this archive, unpack it with skaudio_random.datasets._download."
+                "extract_archive(archive, dest, max_size=...)."
+            )
+        ratio = total / self.packed
+        if total > _RATIO_GRACE and ratio > self.max_ratio:
+            raise ArchiveTooLargeError(
+                f"{self.archive} {what} {_format_size(total)} ({total} bytes) from "
+                f"{_format_size(self.packed)}, a compression ratio of {ratio:.0f}, "
+                f"more than max_ratio={self.max_ratio:g} (a decompression bomb?); "
+                "refusing to unpack it. If you trust this archive, unpack it with "
+                "skaudio_random.datasets._download.extract_archive(archive, dest, "
+                "max_ratio=...)."
+            )
+
+    def copy(self, src, dst: Path) -> None:
+        """Copy the stream ``src`` into the new file ``dst``, counting bytes."""
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with open(dst, "wb") as out:  # a later member of the same name wins
+            for block in iter(lambda: src.read(_CHUNK), b""):
+                self.written += len(block)
+                self.check(self.written, "unpacked to at least")
+                out.write(block)
+
+
+def _unpack_zip(archive: Path, tmp: Path, guard: _SizeGuard) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        for info in infos:
+            _check_member(info.filename, archive)
+        declared = sum(i.file_size for i in infos)
+        guard.check(declared, "declares an unpacked size of")
+        for info in infos:
+            target = tmp / info.filename
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            # ZipExtFile checks each member's CRC when it reaches its end.
+            with zf.open(info) as src:
+                guard.copy(src, target)
+
+
+def _unpack_tar(archive: Path, tmp: Path, guard: _SizeGuard) -> None:
+    with tarfile.open(archive, "r:*") as tf:
+        members = tf.getmembers()
+        for m in members:
+            _check_member(m.name, archive)
+            if not (m.isfile() or m.isdir()):
+                raise OSError(
+                    f"{archive} holds a link or special file {m.name!r}; "
+                    "refusing to unpack it."
+                )
+        declared = sum(m.size for m in members if m.isfile())
+        guard.check(declared, "declares an unpacked size of")
+        for m in members:
+            target = tmp / m.name
+            if m.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            with tf.extractfile(m) as src:
+                guard.copy(src, target)
+
+
+def extract_archive(
+    archive: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    max_size: int = MAX_UNPACKED_SIZE,
+    max_ratio: float = MAX_COMPRESSION_RATIO,
+) -> Path:
     """Unpack a ``.zip``, ``.tar``, ``.tar.gz``/``.tgz`` or ``.tar.bz2`` archive.
 
     It unpacks into a temporary folder inside ``dest`` and then moves the
-    content into ``dest`` (existing files are kept), so an interrupted unpack
-    leaves nothing half-written in place. Members with absolute paths or
-    ``..`` are refused.
+    content into ``dest`` (existing files are kept), so an interrupted or
+    refused unpack leaves nothing half-written in place. Members with absolute
+    paths or ``..`` are refused, and so are tar links and special files; only
+    regular files and folders are written.
+
+    Parameters
+    ----------
+    archive : str or os.PathLike
+        The archive file.
+    dest : str or os.PathLike
+        The folder to unpack into (created if needed).
+    max_size : int, default=MAX_UNPACKED_SIZE
+        Most bytes the archive may unpack to (16 GiB; the largest real
+        archive, UrbanSound8K, unpacks to about 6 GB).
+    max_ratio : float, default=MAX_COMPRESSION_RATIO
+        Largest allowed ratio of the unpacked total to the archive's size
+        (100; compressed audio archives are near 1). Not checked while the
+        unpacked total is under 1 MiB.
+
+    Both caps are checked against the sizes the member headers declare before
+    anything is written, and again against the bytes actually written while
+    unpacking (a forged header cannot get past them).
 
     Returns
     -------
     dest : pathlib.Path
+
+    Raises
+    ------
+    ArchiveTooLargeError
+        An :class:`OSError` naming the archive, the size and the cap, if a cap
+        is exceeded.
+    OSError
+        If a member has an unsafe path or is a link or special file.
     """
     archive, dest = Path(archive), Path(dest)
+    guard = _SizeGuard(archive, max_size, max_ratio)
     dest.mkdir(parents=True, exist_ok=True)
     tmp = dest / f".{archive.name}.unpacking"
     if tmp.exists():
@@ -304,27 +449,9 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> Path
     tmp.mkdir()
     try:
         if archive.name.lower().endswith(".zip") or zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for name in zf.namelist():
-                    _check_member(name, archive)
-                bad = zf.testzip()
-                if bad is not None:
-                    raise zipfile.BadZipFile(f"CRC error in member {bad!r}")
-                zf.extractall(tmp)
+            _unpack_zip(archive, tmp, guard)
         else:
-            with tarfile.open(archive, "r:*") as tf:
-                members = tf.getmembers()
-                for m in members:
-                    _check_member(m.name, archive)
-                    if not (m.isfile() or m.isdir()):
-                        raise OSError(
-                            f"{archive} holds a link or special file {m.name!r}; "
-                            "refusing to unpack it."
-                        )
-                if hasattr(tarfile, "data_filter"):
-                    tf.extractall(tmp, members=members, filter="data")
-                else:  # pragma: no cover - Python < 3.10.12 / 3.11.4
-                    tf.extractall(tmp, members=members)
+            _unpack_tar(archive, tmp, guard)
         for child in list(tmp.iterdir()):
             _merge_move(child, dest / child.name)
     finally:
@@ -338,12 +465,16 @@ def fetch_archive(
     *,
     progress: bool = True,
     keep_archive: bool = False,
+    max_size: int = MAX_UNPACKED_SIZE,
+    max_ratio: float = MAX_COMPRESSION_RATIO,
 ) -> Path:
     """Download ``remote`` into ``dest``, verify it and unpack it there.
 
     A verified archive already in ``dest`` is not fetched again. An archive
     that cannot be unpacked (a corrupt resume of an unpinned file) is deleted,
-    so the next call downloads it afresh.
+    so the next call downloads it afresh. An archive over ``max_size`` or
+    ``max_ratio`` (see :func:`extract_archive`) raises
+    :class:`ArchiveTooLargeError` and is kept, unpacked nowhere.
 
     Returns
     -------
@@ -355,7 +486,7 @@ def fetch_archive(
         remote.url, dest / remote.filename, checksum=remote.checksum, progress=progress
     )
     try:
-        extract_archive(archive, dest)
+        extract_archive(archive, dest, max_size=max_size, max_ratio=max_ratio)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
         archive.unlink()
         raise OSError(
