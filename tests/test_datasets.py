@@ -41,6 +41,7 @@ from skaudio_random.datasets import (
     load_urbansound8k,
 )
 from skaudio_random.datasets import ballroom as ballroom_module
+from skaudio_random.datasets import gtzan as gtzan_module
 from skaudio_random.datasets._base import _data_path
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -174,6 +175,9 @@ def test_shipped_gtzan_lists():
     folder = _data_path("gtzan_fault_filtered")
     for name, digest in md5.items():
         assert hashlib.md5((folder / name).read_bytes()).hexdigest() == digest
+    # each clip in one list once: no clip is both trained and tested on
+    clips = [c for name in md5 for c in gtzan_module._read_list(name)]
+    assert len(clips) == len(set(clips)) == 443 + 197 + 290
     licence = (folder / "LICENSE").read_text()
     assert "MIT License" in licence and "Copyright (c) 2017 Jongpil Lee" in licence
 
@@ -492,6 +496,48 @@ def test_urbansound8k_errors(tmp_path, clip):
         load_urbansound8k(tmp_path)
 
 
+def test_urbansound8k_fold_metadata_is_validated(tmp_path, clip):
+    root = tmp_path / "UrbanSound8K"
+    rows = _us8k_rows(n_folds=2, per_class=1)
+    csv_name = r"metadata[/\\]UrbanSound8K\.csv"
+    bad = [list(r) for r in rows]
+    bad[0][5], bad[1][5] = 0, 11
+    _write_us8k(root, bad, clip)
+    with pytest.raises(
+        ValueError,
+        match=rf"{csv_name} has 2 fold value\(s\) outside 1 \.\.\. 10: "
+        r"row 2 \(fold=0\), row 3 \(fold=11\)\. The dataset's official folds",
+    ):
+        load_urbansound8k(tmp_path)
+    shutil.rmtree(root)
+    _write_us8k(root, _us8k_rows(n_folds=1, per_class=2), clip)
+    with pytest.raises(
+        ValueError, match=rf"every row of the metadata file .*{csv_name} is in fold 1"
+    ):
+        load_urbansound8k(tmp_path)
+    # the same slice twice, in one fold or in two (a train/test leak)
+    shutil.rmtree(root)
+    dup = [list(r) for r in rows]
+    dup[12][0] = dup[1][0]  # fold 2 row reuses a fold 1 name
+    dup.append(list(rows[3]))  # a repeated row
+    _write_us8k(root, dup, clip)
+    with pytest.raises(
+        ValueError,
+        match=rf"{csv_name} lists 2 slice_file_name value\(s\) more than once: "
+        rf"'{dup[1][0]}' \(rows 3, 14\), '{rows[3][0]}' \(rows 5, 22\)",
+    ):
+        load_urbansound8k(tmp_path)
+    # a tree with the clips of one fold only cannot be cross-validated
+    shutil.rmtree(root)
+    _write_us8k(root, rows, clip)
+    shutil.rmtree(root / "audio" / "fold2")
+    with (
+        pytest.warns(DatasetLayoutWarning, match="10 of 20 expected files"),
+        pytest.raises(OSError, match=r"10 clips present .* all in fold 1"),
+    ):
+        load_urbansound8k(tmp_path)
+
+
 @pytest.mark.skipif(
     not US8K_META.is_file(), reason="../shared UrbanSound8K metadata absent"
 )
@@ -570,6 +616,15 @@ def _write_esc50(root: Path, clip, n_classes=50):
     return rows
 
 
+def _write_esc50_csv(root: Path, rows):
+    with open(root / "meta" / "esc50.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(
+            ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
+        )
+        w.writerows(rows)
+
+
 def test_esc50(tmp_path, clip):
     rows = _write_esc50(tmp_path / "esc50" / "ESC-50-master", clip)
     b = load_esc50(tmp_path)
@@ -598,12 +653,7 @@ def test_esc50_errors(tmp_path, clip):
     root = tmp_path / "ESC-50-master"
     rows = _write_esc50(root, clip, n_classes=3)
     rows[1][3] = "other name"
-    with open(root / "meta" / "esc50.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(
-            ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
-        )
-        w.writerows(rows)
+    _write_esc50_csv(root, rows)
     with pytest.raises(ValueError, match="label id 1 is named both"):
         load_esc50(tmp_path)
     shutil.rmtree(root / "audio")
@@ -617,6 +667,45 @@ def test_esc50_errors(tmp_path, clip):
             ]
         )
     with pytest.raises(OSError, match="none of the 15 clips"):
+        load_esc50(tmp_path)
+
+
+def test_esc50_fold_metadata_is_validated(tmp_path, clip):
+    root = tmp_path / "ESC-50-master"
+    rows = _write_esc50(root, clip, n_classes=2)  # folds 1 ... 5, 2 clips each
+    csv_name = r"meta[/\\]esc50\.csv"
+
+    def edited(changes):  # {row index: (column index, new value)}
+        out = [list(r) for r in rows]
+        for i, (col, value) in changes.items():
+            out[i][col] = value
+        return out
+
+    _write_esc50_csv(root, edited({0: (1, 0), 3: (1, 6), 9: (1, 7)}))
+    with pytest.raises(
+        ValueError,
+        match=rf"{csv_name} has 3 fold value\(s\) outside 1 \.\.\. 5: "
+        r"row 2 \(fold=0\), row 5 \(fold=6\), row 11 \(fold=7\)",
+    ):
+        load_esc50(tmp_path)
+    _write_esc50_csv(root, [[r[0], 4, *r[2:]] for r in rows])
+    with pytest.raises(ValueError, match=rf"{csv_name} is in fold 4; .* two of"):
+        load_esc50(tmp_path)
+    _write_esc50_csv(root, edited({8: (0, rows[0][0])}))
+    with pytest.raises(
+        ValueError,
+        match=rf"lists 1 filename value\(s\) more than once: '{rows[0][0]}' "
+        r"\(rows 2, 10\)\. Each clip must be listed once",
+    ):
+        load_esc50(tmp_path)
+    # only the clips of one fold on disk
+    _write_esc50_csv(root, rows)
+    for r in rows[2:]:
+        os.remove(root / "audio" / r[0])
+    with (
+        pytest.warns(DatasetLayoutWarning, match="8 of 10 expected files"),
+        pytest.raises(OSError, match=r"the 2 clips present .* all in fold 1"),
+    ):
         load_esc50(tmp_path)
 
 

@@ -299,3 +299,65 @@ def _label_names(
             f"{func}: the label ids of {path} must be 0 ... K-1; got {sorted(mapping)}."
         )
     return [mapping[i] for i in range(len(mapping))]
+
+
+def _check_fold_metadata(
+    folds: Sequence[int],
+    names: Sequence[str],
+    *,
+    n_folds: int,
+    name_column: str,
+    path: Path,
+    func: str,
+) -> None:
+    """Validate the fold column and the file names of a fold-metadata CSV.
+
+    Every fold must be one of ``1 ... n_folds``, the rows must span at least two
+    folds (a single fold leaves nothing to train on), and each file must be
+    listed once (one clip in two rows would be counted twice, or sit in two
+    folds and be tested on data it was trained on). Row numbers in the errors
+    are the CSV's line numbers (the header is line 1).
+    """
+    bad = [
+        f"row {i + 2} (fold={f})" for i, f in enumerate(folds) if not 1 <= f <= n_folds
+    ]
+    if bad:
+        raise ValueError(
+            f"{func}: the metadata file {path} has {len(bad)} fold value(s) outside "
+            f"1 ... {n_folds}: {_quote(bad)}. The dataset's official folds are "
+            f"1 ... {n_folds}."
+        )
+    used = sorted(set(folds))
+    if len(used) == 1:
+        raise ValueError(
+            f"{func}: every row of the metadata file {path} is in fold {used[0]}; "
+            f"cross-validation needs at least two of the folds 1 ... {n_folds}."
+        )
+    rows_of: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        rows_of.setdefault(name, []).append(i + 2)
+    dup = [
+        f"{n!r} (rows {', '.join(map(str, r))})"
+        for n, r in rows_of.items()
+        if len(r) > 1
+    ]
+    if dup:
+        raise ValueError(
+            f"{func}: the metadata file {path} lists {len(dup)} {name_column} value(s) "
+            f"more than once: {_quote(dup)}. Each clip must be listed once."
+        )
+
+
+def _check_folds_present(
+    fold: Sequence[int], *, n_listed: int, root: Path, func: str
+) -> None:
+    """Raise if the clips left after dropping missing or unreadable files span
+    fewer than two folds (nothing to train on)."""
+    used = sorted({int(f) for f in fold})
+    if len(used) == 1:
+        raise OSError(
+            f"{func}: in {root}, the {len(fold)} clips present and readable (of "
+            f"{n_listed} listed) are all in fold {used[0]}; cross-validation needs "
+            "clips of at least two folds. The missing and unreadable files are "
+            "listed in the warnings above."
+        )

@@ -18,6 +18,8 @@ from ._base import (
     AUDIO_EXTENSIONS,
     FOLD_SEED,
     DatasetLayoutWarning,
+    _check_fold_metadata,
+    _check_folds_present,
     _find_root,
     _find_unreadable,
     _int_column,
@@ -303,10 +305,13 @@ def load_esc50(
     Raises
     ------
     OSError
-        If the dataset is not found, if no listed clip is present, or with
-        ``strict=True`` if clips are missing or extra.
+        If the dataset is not found, if no listed clip is present, if the clips
+        present and readable all lie in one fold, or with ``strict=True`` if
+        clips are missing or extra.
     ValueError
-        If the metadata lacks a column or its labels are inconsistent.
+        If the metadata lacks a column, its labels are inconsistent, a fold is
+        outside 1 ... 5, all rows are in one fold, or a file name is listed
+        more than once (the error names the CSV rows).
 
     Notes
     -----
@@ -338,6 +343,14 @@ def load_esc50(
     rows = _read_csv(csv_path, _ESC50_COLUMNS, func)
     folds = _int_column(rows, "fold", csv_path, func)
     targets = _int_column(rows, "target", csv_path, func)
+    _check_fold_metadata(
+        folds,
+        [r["filename"] for r in rows],
+        n_folds=5,
+        name_column="filename",
+        path=csv_path,
+        func=func,
+    )
     names = _label_names(targets, [r["category"] for r in rows], csv_path, func)
     listed = {r["filename"] for r in rows}
     on_disk = set(_list_audio(root / "audio"))
@@ -357,6 +370,7 @@ def load_esc50(
     drop = {str(root / u) for u in unreadable}
     keep = [i for i, p in zip(keep, paths, strict=True) if p not in drop]
     fold = np.asarray([folds[i] for i in keep], dtype=np.int64)
+    _check_folds_present(fold, n_listed=len(rows), root=root, func=func)
     bunch = _make_bunch(
         filenames=[str(root / "audio" / rows[i]["filename"]) for i in keep],
         target=[targets[i] for i in keep],

@@ -11,6 +11,8 @@ from sklearn.utils._param_validation import validate_params
 
 from . import _download
 from ._base import (
+    _check_fold_metadata,
+    _check_folds_present,
     _find_root,
     _find_unreadable,
     _int_column,
@@ -82,7 +84,9 @@ def load_urbansound8k(
     ``audio/fold<fold>/``. ``cv`` is the
     :class:`~sklearn.model_selection.PredefinedSplit` over the official folds
     (test fold ids 1 ... 10): never reshuffle them, slices of one recording
-    share a fold. The clips are at most 4 s long; the paper repeats them to
+    share a fold (except five recordings of the official metadata, fsID
+    77751, 106905, 132016, 176638 and 180937, whose slices span two folds; the
+    folds are kept as published). The clips are at most 4 s long; the paper repeats them to
     ≈29 s, hence ``fix_length="repeat"``.
 
     The metadata is read from the dataset folder, not shipped with this
@@ -124,9 +128,12 @@ def load_urbansound8k(
     ------
     OSError
         If the dataset or its metadata CSV is not found, if no listed clip is
-        present, or with ``strict=True`` if clips are missing or extra.
+        present, if the clips present and readable all lie in one fold, or with
+        ``strict=True`` if clips are missing or extra.
     ValueError
-        If the metadata CSV lacks a column or holds an unknown class.
+        If the metadata CSV lacks a column, holds an unknown class, a fold
+        outside 1 ... 10, a single fold, or a ``slice_file_name`` listed more
+        than once (the error names the CSV rows).
 
     Notes
     -----
@@ -178,6 +185,14 @@ def load_urbansound8k(
                 f"class={row['class']!r}; the official classes are "
                 f"{dict(enumerate(URBANSOUND8K_CLASSES))}."
             )
+    _check_fold_metadata(
+        folds,
+        [r["slice_file_name"] for r in rows],
+        n_folds=10,
+        name_column="slice_file_name",
+        path=csv_path,
+        func=func,
+    )
 
     listing = {
         f: set(_list_audio(root / "audio" / f"fold{f}")) for f in sorted(set(folds))
@@ -220,6 +235,7 @@ def load_urbansound8k(
     drop = {str(root / u) for u in unreadable}
     keep = [i for i, p in zip(present_idx, paths, strict=True) if p not in drop]
     fold = np.asarray([folds[i] for i in keep], dtype=np.int64)
+    _check_folds_present(fold, n_listed=len(rows), root=root, func=func)
     bunch = _make_bunch(
         filenames=[
             str(root / "audio" / f"fold{folds[i]}" / rows[i]["slice_file_name"])
