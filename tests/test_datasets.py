@@ -11,6 +11,7 @@ import csv
 import hashlib
 import os
 import shutil
+import signal
 from collections import Counter
 from pathlib import Path
 
@@ -779,6 +780,91 @@ def test_audio_folder_errors(tmp_path, clip):
         load_audio_folder(tmp_path, fix_length="pad")
     with pytest.raises(ValueError, match="extensions must be"):
         load_audio_folder(tmp_path, extensions=[".wav", 3])
+
+
+class _TooSlow(Exception):  # not an OSError, which os.walk would swallow
+    pass
+
+
+def _load_within(seconds, *args, **kwargs):
+    """``load_audio_folder`` that fails instead of hanging past ``seconds``."""
+
+    def stop(signum, frame):
+        raise _TooSlow(f"load_audio_folder ran for more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return load_audio_folder(*args, **kwargs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+needs_links = pytest.mark.skipif(
+    not hasattr(os, "symlink") or not hasattr(signal, "SIGALRM"),
+    reason="needs symbolic links and SIGALRM",
+)
+
+
+@needs_links
+def test_audio_folder_symlink_loops(tmp_path, clip):
+    root = tmp_path / "root"
+    for label in ("a", "b"):
+        for i in range(3):
+            _link(clip[".wav"], root / label / f"{i}.wav")
+    os.symlink(".", root / "a" / "self")  # listed every file of a/ 41 times
+    os.symlink("..", root / "a" / "up")  # never returned
+    os.symlink("../..", root / "a" / "upup")  # the folder above root
+    os.symlink(".", root / "all")  # a class folder that is root itself
+    with pytest.warns(
+        DatasetLayoutWarning,
+        match=r"4 path\(s\) lead through symbolic links .*\(a loop\).*"
+        r"skipped -> used: a/self -> a, a/up -> \., a/upup -> \.\., all -> \.\)",
+    ):
+        b = _load_within(20, root, n_splits=3)
+    assert b.duplicates == {"a/self": "a", "a/up": ".", "a/upup": "..", "all": "."}
+    assert b.target_names == ["a", "b"] and np.bincount(b.target).tolist() == [3, 3]
+    assert len(set(b.filenames)) == 6
+    assert all("self" not in f and "up" not in f for f in b.filenames)
+    with pytest.raises(OSError, match=r"a/self -> a.*strict=True turns this"):
+        _load_within(20, root, n_splits=3, strict=True)
+
+
+@needs_links
+def test_audio_folder_symlinked_duplicates(tmp_path, clip):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    for label in ("a", "b", "c"):
+        for i in range(3):
+            _link(clip[".wav"], root / label / f"{label}{i}.wav")
+    for i in range(2):  # a class kept elsewhere, linked in twice
+        _link(clip[".wav"], outside / "dogs" / f"dog{i}.wav")
+    os.symlink(outside / "dogs", root / "d")
+    os.symlink(outside / "dogs", root / "e")
+    os.symlink(root, outside / "dogs" / "back")  # a loop through another folder
+    os.symlink("../b", root / "a" / "b_again")  # a sibling folder
+    os.symlink("../a/a0.wav", root / "c" / "copy_of_a0.wav")  # a file twice
+    _link(clip[".wav"], outside / "z.wav")
+    os.symlink(outside / "z.wav", root / "c" / "z.wav")  # one outside file,
+    os.symlink(outside / "z.wav", root / "b" / "z.wav")  # linked in twice
+    with pytest.warns(DatasetLayoutWarning, match="5 path\\(s\\) lead") as record:
+        b = _load_within(20, root, n_splits=2)
+    assert len(record) == 1  # e/ is reported as a duplicate, not as empty
+    assert b.duplicates == {
+        "a/b_again": "b",  # the sibling keeps its own files
+        "c/copy_of_a0.wav": "a/a0.wav",  # the link-free path wins
+        "c/z.wav": "b/z.wav",  # else the first path in sorted order
+        "d/back": ".",
+        "e": "d",
+    }
+    assert b.target_names == ["a", "b", "c", "d"]
+    assert np.bincount(b.target).tolist() == [3, 4, 3, 2]
+    assert len(set(b.filenames)) == len(b.filenames) == 12
+    real = [os.path.realpath(f) for f in b.filenames]
+    assert len(set(real)) == 12  # no real file twice, so never in two folds
+    assert str(root / "d" / "dog0.wav") in b.filenames  # the path as linked in
+    with pytest.raises(OSError, match=r"c/copy_of_a0\.wav -> a/a0\.wav"):
+        load_audio_folder(root, n_splits=2, strict=True)
 
 
 @pytest.mark.skipif(

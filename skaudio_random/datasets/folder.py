@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import os
 import warnings
 from collections import Counter
@@ -51,17 +52,125 @@ def _normalise_extensions(extensions) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _walk_audio(folder: Path, extensions) -> list[str]:
-    """Audio files anywhere below ``folder`` (hidden files and folders skipped)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(
-            os.path.join(dirpath, f)
-            for f in filenames
-            if not f.startswith(".") and os.path.splitext(f)[1].lower() in extensions
+def _is_within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (real paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _scan_class_folders(
+    root: Path, extensions: tuple[str, ...]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Audio files below each class folder of ``root``, each real file once.
+
+    Symbolic links are followed, but every real folder is walked once: the
+    folders reached without a link first, then the folder links in sorted
+    order. A link to a folder already walked, or to a folder above it (a
+    loop), is skipped. A real file reached under several paths is kept under
+    its link-free path when it has one, else under the first path in sorted
+    order. Hidden files and folders are skipped; files directly in ``root`` are
+    not collected (they belong to no class).
+
+    Returns
+    -------
+    files : dict
+        Class folder name -> sorted absolute paths of its audio files.
+    duplicates : dict
+        Each skipped path -> the path used instead, both relative to ``root``
+        with ``/`` separators (for a loop, the folder it links back to).
+    """
+    real_root = str(root)  # ``root`` is resolved
+    st = os.stat(real_root)
+    walked = {(st.st_dev, st.st_ino): "."}  # real folder -> path walked as
+    duplicates: dict[str, str] = {}
+    found: list[tuple[str, str]] = []  # (relative path, real path) of audio files
+    links: list[str] = []  # heap of folder links still to walk
+
+    def rel_of(real: str) -> str:
+        return os.path.relpath(real, real_root).replace(os.sep, "/")
+
+    def walk(rel: str, real: str) -> None:
+        """Walk the folder ``rel`` (real path ``real``) without following links."""
+        stack = [(rel, real)]
+        while stack:
+            rel, real = stack.pop()
+            with os.scandir(os.path.join(real_root, rel)) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                child = entry.name if rel == "." else f"{rel}/{entry.name}"
+                child_real = os.path.join(real, entry.name)
+                if entry.is_dir():
+                    if entry.is_symlink():
+                        heapq.heappush(links, child)
+                        continue
+                    info = entry.stat(follow_symlinks=False)
+                    key = (info.st_dev, info.st_ino)
+                    if key in walked:  # a bind mount seen twice
+                        duplicates[child] = walked[key]
+                    else:
+                        walked[key] = child
+                        stack.append((child, child_real))
+                elif (
+                    rel != "." and os.path.splitext(entry.name)[1].lower() in extensions
+                ):
+                    if entry.is_symlink():
+                        child_real = os.path.realpath(entry.path)
+                    found.append((child, child_real))
+
+    walk(".", real_root)
+    while links:
+        link = heapq.heappop(links)
+        target = os.path.realpath(os.path.join(real_root, link))
+        info = os.stat(target)
+        key = (info.st_dev, info.st_ino)
+        holder = os.path.realpath(os.path.join(real_root, os.path.dirname(link)))
+        if key in walked:
+            duplicates[link] = walked[key]
+        elif _is_within(holder, target) or _is_within(real_root, target):
+            duplicates[link] = rel_of(target)  # a loop through a folder above
+        else:
+            walked[key] = link
+            walk(link, target)
+
+    by_real: dict[str, list[str]] = {}
+    for rel, real in found:
+        by_real.setdefault(real, []).append(rel)
+    files: dict[str, list[str]] = {}
+    for real, rels in by_real.items():
+        link_free = [r for r in rels if os.path.join(real_root, r) == real]
+        kept = link_free[0] if link_free else min(rels)
+        duplicates.update((r, kept) for r in rels if r != kept)
+        files.setdefault(kept.split("/")[0], []).append(
+            os.path.join(real_root, *kept.split("/"))
         )
-    return sorted(found)
+    return {c: sorted(p) for c, p in files.items()}, dict(sorted(duplicates.items()))
+
+
+def _report_duplicates(
+    func: str, root: Path, duplicates: dict[str, str], *, strict: bool
+) -> None:
+    """Warn (or raise with ``strict=True``) about paths skipped by the walk."""
+    if not duplicates:
+        return
+    pairs = [f"{skipped} -> {kept}" for skipped, kept in duplicates.items()]
+    msg = (
+        f"{func}: in {root}, {len(pairs)} path(s) lead through symbolic links to a "
+        "file or folder already listed under another path, or back to a folder "
+        "above them (a loop), and were skipped so that no file is loaded twice "
+        f"(skipped -> used: {_quote(pairs)})."
+    )
+    if strict:
+        raise OSError(
+            msg + " strict=True turns this into an error; remove the links, or pass "
+            "strict=False to load each file once (the skipped paths are then "
+            "listed in bunch.duplicates)."
+        )
+    warnings.warn(
+        msg + " They are listed in bunch.duplicates.",
+        DatasetLayoutWarning,
+        stacklevel=3,
+    )
 
 
 @validate_params(
@@ -96,6 +205,13 @@ def load_audio_folder(
     folders (names starting with ``.``) are skipped; audio files directly in
     ``root`` have no class and are reported as ``extra``.
 
+    Symbolic links are followed, but each real folder is walked once and each
+    real file loaded once: a link to a folder already walked or to a folder
+    above it (a loop) is skipped, and a file reached under several paths is
+    kept under its link-free path, else under the first path in sorted order.
+    What is skipped is reported (warning, ``duplicates``), so that no file sits
+    in two folds.
+
     Parameters
     ----------
     root : str or os.PathLike
@@ -117,7 +233,8 @@ def load_audio_folder(
         that cannot be opened (warning; listed in ``unreadable``).
     strict : bool, default=False
         Raise instead of warning when audio files lie directly in ``root``
-        (outside any class folder).
+        (outside any class folder), or when symbolic links lead to a file or
+        folder already listed or loop back to a folder above them.
     return_X_y : bool, default=False
         Return ``(filenames, target)`` instead of a bunch.
 
@@ -128,7 +245,9 @@ def load_audio_folder(
         ``target_names`` (sorted class folder names), ``cv``
         (``StratifiedKFold(n_splits, shuffle=True, random_state)``),
         ``fix_length``, ``protocol="cv"``, ``name="audio_folder"``, ``root``,
-        ``missing`` (always empty), ``extra``, ``unreadable``, ``DESCR``.
+        ``missing`` (always empty), ``extra``, ``unreadable``,
+        ``duplicates`` (dict: each path skipped by the walk -> the path used
+        instead, relative to ``root``), ``DESCR``.
     (filenames, target) : tuple
         If ``return_X_y=True``.
 
@@ -136,7 +255,8 @@ def load_audio_folder(
     ------
     OSError
         If ``root`` is not a folder or holds no class folder with audio, or with
-        ``strict=True`` if audio files lie outside the class folders.
+        ``strict=True`` if audio files lie outside the class folders or paths
+        were skipped as duplicates.
     ValueError
         If fewer than two classes hold audio files.
 
@@ -168,9 +288,9 @@ def load_audio_folder(
     subdirs = sorted(
         d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
     )
-    per_class = {d: _walk_audio(root / d, exts) for d in subdirs}
-    empty = [d for d in subdirs if not per_class[d]]
-    classes = [d for d in subdirs if per_class[d]]
+    per_class, duplicates = _scan_class_folders(root, exts)
+    empty = [d for d in subdirs if d not in per_class and d not in duplicates]
+    classes = [d for d in subdirs if d in per_class]
     if not classes:
         raise OSError(
             f"{func}: found no class folder holding audio files in {root}. "
@@ -190,6 +310,7 @@ def load_audio_folder(
         )
     extra = _list_audio(root, exts)
     _report_layout(func, root, n_expected=0, missing=[], extra=extra, strict=strict)
+    _report_duplicates(func, root, duplicates, strict=strict)
     filenames = [p for c in classes for p in per_class[c]]
     target = [i for i, c in enumerate(classes) for _ in per_class[c]]
     unreadable = _find_unreadable(func, root, filenames) if check_audio else []
@@ -221,6 +342,7 @@ def load_audio_folder(
         missing=[],
         extra=extra,
         unreadable=unreadable,
+        duplicates=duplicates,
     )
     if return_X_y:
         return bunch.filenames, bunch.target

@@ -86,8 +86,8 @@ def load_urbansound8k(
     (test fold ids 1 ... 10): never reshuffle them, slices of one recording
     share a fold (except five recordings of the official metadata, fsID
     77751, 106905, 132016, 176638 and 180937, whose slices span two folds; the
-    folds are kept as published). The clips are at most 4 s long; the paper repeats them to
-    ≈29 s, hence ``fix_length="repeat"``.
+    folds are kept as published). The clips are at most 4 s long; the paper
+    repeats them to ≈29 s, hence ``fix_length="repeat"``.
 
     The metadata is read from the dataset folder, not shipped with this
     package: UrbanSound8K (metadata included) is licensed CC BY-NC 3.0, which
