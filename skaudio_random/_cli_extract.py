@@ -269,7 +269,9 @@ def add_feature_options(p, *, fix_length_default: str) -> None:
         "--fix-length", default=fix_length_default,
         choices=("none", "crop", "repeat", "zero"),
         help="length rule: 'none' keeps each clip whole; 'crop', 'repeat' and 'zero' "
-        "bring clips to --n-frames/--n-samples (default: %(default)s)",
+        "bring clips to --n-frames/--n-samples (default: "
+        + (fix_length_default or "'repeat', short clips tiled as in the paper")
+        + ")",
     )
     p.add_argument(
         "--n-frames", type=int,
