@@ -166,7 +166,7 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of path-like, sequence of 1-D arrays, or array of shape (n_clips, n_times)
+        X : sequence of path-like or of 1-D arrays, or array (n_clips, n_times)
             Clips giving equal numbers of windows.
         window, hop : float, default=1.0, 0.5
             Window length and hop in seconds.

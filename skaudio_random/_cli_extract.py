@@ -254,7 +254,9 @@ def run_extract(args) -> int:
 def add_feature_options(p, *, fix_length_default: str) -> None:
     """Options that choose and configure a model (shared with ``train``)."""
     p.add_argument(
-        "--width", type=int, default=120,
+        "--width",
+        type=int,
+        default=120,
         help="feature-vector length: the paper's 120 or 3500, or any other "
         "(default: 120; MFCC always has 120)",
     )
@@ -262,11 +264,14 @@ def add_feature_options(p, *, fix_length_default: str) -> None:
         "--seed", type=int, default=0, help="random_state of the weights (default: 0)"
     )
     p.add_argument(
-        "--precision", default="float32", choices=("float32", "tf32", "bfloat16"),
+        "--precision",
+        default="float32",
+        choices=("float32", "tf32", "bfloat16"),
         help="arithmetic of the network (default: float32)",
     )
     p.add_argument(
-        "--fix-length", default=fix_length_default,
+        "--fix-length",
+        default=fix_length_default,
         choices=("none", "crop", "repeat", "zero"),
         help="length rule: 'none' keeps each clip whole; 'crop', 'repeat' and 'zero' "
         "bring clips to --n-frames/--n-samples (default: "
@@ -274,12 +279,14 @@ def add_feature_options(p, *, fix_length_default: str) -> None:
         + ")",
     )
     p.add_argument(
-        "--n-frames", type=int,
+        "--n-frames",
+        type=int,
         help="spectrogram CNN input length in log-mel frames for --fix-length "
         "(default: the paper's 1376, 29 s)",
     )
     p.add_argument(
-        "--n-samples", type=int,
+        "--n-samples",
+        type=int,
         help="waveform CNN input length in samples for --fix-length (default: the "
         "paper's 350000, 29 s)",
     )
@@ -296,21 +303,36 @@ def add_parser(sub, common) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="audio file, folder, or .txt/.lst list of paths")
-    p.add_argument("--out", default="skaudio_features",
-                   help="output folder (default: skaudio_features)")
     p.add_argument(
-        "--models", nargs="+", default=["timbral_temporal"], choices=model_names(),
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="audio file, folder, or .txt/.lst list of paths",
+    )
+    p.add_argument(
+        "--out",
+        default="skaudio_features",
+        help="output folder (default: skaudio_features)",
+    )
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["timbral_temporal"],
+        choices=model_names(),
         metavar="MODEL",
         help=f"one or more of {model_names()} (default: timbral_temporal)",
     )
     add_feature_options(p, fix_length_default="none")
-    p.add_argument("--layout", default="stacked", choices=("stacked", "mirror"),
-                   help="one .npy per model with index.csv (stacked, default), or "
-                   "one .npz per input file under a mirror of the input tree")
+    p.add_argument(
+        "--layout",
+        default="stacked",
+        choices=("stacked", "mirror"),
+        help="one .npy per model with index.csv (stacked, default), or "
+        "one .npz per input file under a mirror of the input tree",
+    )
     p.add_argument("--memory", help="feature cache folder (default: OUT/cache)")
-    p.add_argument("--no-cache", action="store_true",
-                   help="do not cache features (no resuming)")
+    p.add_argument(
+        "--no-cache", action="store_true", help="do not cache features (no resuming)"
+    )
     common(p)
     p.set_defaults(func=run_extract)

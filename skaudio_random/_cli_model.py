@@ -263,7 +263,11 @@ def run_predict(args) -> int:
         [paths[i], label, *(f"{p:.6f}" for p in row)]
         for i, label, row in zip(ok, labels, proba, strict=True)
     ]
-    stream = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
+    stream = (
+        open(args.output, "w", newline="", encoding="utf-8")
+        if args.output
+        else sys.stdout
+    )
     try:
         writer = csv.writer(stream)
         writer.writerow(["path", "label", *columns])
@@ -312,19 +316,33 @@ def add_parsers(sub, common) -> None:
     )
     tr.add_argument("folder", help="folder holding one subfolder per class")
     tr.add_argument(
-        "--model", default="timbral_temporal", choices=model_names(), metavar="MODEL",
+        "--model",
+        default="timbral_temporal",
+        choices=model_names(),
+        metavar="MODEL",
         help=f"one of {model_names()} (default: timbral_temporal)",
     )
-    tr.add_argument("--classifier", default="svm", choices=("svm", "elm"),
-                    help="SVM (paper's 32-point grid) or ELM (6 sizes); default svm")
+    tr.add_argument(
+        "--classifier",
+        default="svm",
+        choices=("svm", "elm"),
+        help="SVM (paper's 32-point grid) or ELM (6 sizes); default svm",
+    )
     add_feature_options(tr, fix_length_default=None)
-    tr.add_argument("--n-splits", type=int, default=5,
-                    help="cross-validation folds (default: 5)")
-    tr.add_argument("--calibrate", action="store_true",
-                    help="ELM: Platt-scaled probabilities instead of its softmax")
+    tr.add_argument(
+        "--n-splits", type=int, default=5, help="cross-validation folds (default: 5)"
+    )
+    tr.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="ELM: Platt-scaled probabilities instead of its softmax",
+    )
     tr.add_argument("--memory", help="feature cache folder (default: none)")
-    tr.add_argument("--out", default="model.joblib",
-                    help="model file to write (default: model.joblib)")
+    tr.add_argument(
+        "--out",
+        default="model.joblib",
+        help="model file to write (default: model.joblib)",
+    )
     common(tr)
     tr.set_defaults(func=run_train)
 
@@ -337,8 +355,12 @@ def add_parsers(sub, common) -> None:
         formatter_class=fmt,
     )
     pr.add_argument("model_file", metavar="MODEL", help="model file from `train`")
-    pr.add_argument("inputs", nargs="+", metavar="INPUT",
-                    help="audio file, folder, or .txt/.lst list of paths")
+    pr.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="audio file, folder, or .txt/.lst list of paths",
+    )
     pr.add_argument("--output", help="CSV file to write (default: stdout)")
     common(pr)
     pr.set_defaults(func=run_predict)

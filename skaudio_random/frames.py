@@ -279,7 +279,7 @@ def transform_frames(estimator, X, *, window=1.0, hop=0.5, center=False):
     ----------
     estimator : AudioFeatureTransformer
         A CNN transformer or :class:`~skaudio_random.MFCC`.
-    X : sequence of path-like, sequence of 1-D arrays, or array of shape (n_clips, n_times)
+    X : sequence of path-like or of 1-D arrays, or array (n_clips, n_times)
         Clips; after ``fix_length`` they must give the same number of windows
         (use ``fix_length="crop"``, ``"zero"`` or ``"repeat"`` with a length,
         or one call per clip, for clips of different lengths).
@@ -325,11 +325,16 @@ def transform_frames(estimator, X, *, window=1.0, hop=0.5, center=False):
         )
     feats, times, first = [], None, None
     for i in tqdm(
-        range(len(audio)), unit="clip", desc=type(estimator).__name__,
-        disable=not estimator.verbose, leave=False,
+        range(len(audio)),
+        unit="clip",
+        desc=type(estimator).__name__,
+        disable=not estimator.verbose,
+        leave=False,
     ):
         name = audio.describe(i)
-        f, t = clip_frames(estimator, audio.load(i, estimator.sr), name, window, hop, center)
+        f, t = clip_frames(
+            estimator, audio.load(i, estimator.sr), name, window, hop, center
+        )
         if times is None:
             times, first = t, name
         elif len(t) != len(times):

@@ -79,7 +79,9 @@ class RandomCNNEmbedding(torch.nn.Module):
         if not 0 < hop <= MAX_HOP:
             raise ValueError(f"hop must be in (0, {MAX_HOP}] seconds; got {hop!r}.")
         if not window > 0:
-            raise ValueError(f"window must be a positive number of seconds; got {window!r}.")
+            raise ValueError(
+                f"window must be a positive number of seconds; got {window!r}."
+            )
         self.transformer = transformer
         self.sample_rate = int(sample_rate)
         self.window = float(window)
@@ -187,8 +189,12 @@ def load_model(
         transformer = load_model_file(os.fspath(model_file_path))["pipeline"][0]
     else:
         transformer = make_transformer(
-            model, width=width, random_state=seed, precision=precision,
-            fix_length="none", device="cpu",
+            model,
+            width=width,
+            random_state=seed,
+            precision=precision,
+            fix_length="none",
+            device="cpu",
         )
     transformer.set_params(fix_length="none")
     return RandomCNNEmbedding(
@@ -225,7 +231,8 @@ def get_timestamp_embeddings(audio, model: RandomCNNEmbedding):
 
     Returns
     -------
-    embeddings : torch.Tensor of shape (n_sounds, n_timestamps, model.timestamp_embedding_size), float32
+    embeddings : torch.Tensor of shape (n_sounds, n_timestamps, size), float32
+        ``size`` is ``model.timestamp_embedding_size``.
     timestamps : torch.Tensor of shape (n_sounds, n_timestamps), float32
         Window centres in milliseconds: 0, hop, 2 hop, ... up to the end of
         the sound.

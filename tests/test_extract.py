@@ -41,13 +41,24 @@ def _read_csv(path):
 
 def test_stacked_layout_errors_and_resume(tree, tmp_path):
     out = tmp_path / "out"
-    argv = ["extract", str(tree), "--out", str(out), "--models", "vertical_7x86", "mfcc"]
+    argv = [
+        "extract",
+        str(tree),
+        "--out",
+        str(out),
+        "--models",
+        "vertical_7x86",
+        "mfcc",
+    ]
     assert main(argv + FAST) == 3  # the broken file failed, the others are written
     errors = _read_csv(out / "errors.csv")
     assert [e["path"].endswith("broken.wav") for e in errors] == [True]
     assert "could not decode" in errors[0]["reason"]
     index = _read_csv(out / "index.csv")
-    assert len(index) == 2 * 5 and {r["model"] for r in index} == {"vertical_7x86", "mfcc"}
+    assert len(index) == 2 * 5 and {r["model"] for r in index} == {
+        "vertical_7x86",
+        "mfcc",
+    }
     X = np.load(out / "vertical_7x86.npy")
     assert X.dtype == np.float32 and X.shape == (5, 40)
     names = (out / "vertical_7x86_features.txt").read_text().split()
@@ -55,7 +66,9 @@ def test_stacked_layout_errors_and_resume(tree, tmp_path):
     # rows are the files' features, computed as the transformer does
     rows = [r for r in index if r["model"] == "vertical_7x86"]
     first = rows[0]["path"]
-    expected = Vertical7x86(width=40, random_state=0, fix_length="none").transform([first])
+    expected = Vertical7x86(width=40, random_state=0, fix_length="none").transform(
+        [first]
+    )
     np.testing.assert_allclose(X[int(rows[0]["row"])], expected[0], rtol=1e-5)
     assert float(rows[0]["duration"]) == pytest.approx(sf.info(first).duration)
     mfcc = np.load(out / "mfcc.npy")
@@ -70,8 +83,18 @@ def test_stacked_layout_errors_and_resume(tree, tmp_path):
 
 def test_mirror_layout(tree, tmp_path):
     out = tmp_path / "mirror"
-    argv = ["extract", str(tree / "a"), str(tree / "b"), "--out", str(out),
-            "--models", "vertical_7x86", "--layout", "mirror", "--no-cache"]
+    argv = [
+        "extract",
+        str(tree / "a"),
+        str(tree / "b"),
+        "--out",
+        str(out),
+        "--models",
+        "vertical_7x86",
+        "--layout",
+        "mirror",
+        "--no-cache",
+    ]
     assert main(argv + FAST) == 0
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.npz"))
     assert len(written) == 5
@@ -88,11 +111,32 @@ def test_list_file_and_too_short_files(tree, tmp_path):
     shutil.copy(listing, tree / "files.txt")
     out = tmp_path / "crop"
     # crop to 400 frames (3.4 s): the 0.3 s digit is too short for that model only
-    argv = ["extract", str(tree / "files.txt"), "--out", str(out), "--models",
-            "vertical_7x86", "mfcc", "--fix-length", "crop", "--n-frames", "400"]
+    argv = [
+        "extract",
+        str(tree / "files.txt"),
+        "--out",
+        str(out),
+        "--models",
+        "vertical_7x86",
+        "mfcc",
+        "--fix-length",
+        "crop",
+        "--n-frames",
+        "400",
+    ]
     assert main(argv + FAST) == 1  # MFCC's crop needs n_samples: a clear error
-    argv = ["extract", str(tree / "files.txt"), "--out", str(out), "--models",
-            "vertical_7x86", "--fix-length", "crop", "--n-frames", "400"]
+    argv = [
+        "extract",
+        str(tree / "files.txt"),
+        "--out",
+        str(out),
+        "--models",
+        "vertical_7x86",
+        "--fix-length",
+        "crop",
+        "--n-frames",
+        "400",
+    ]
     assert main(argv + FAST) == 3
     errors = _read_csv(out / "errors.csv")
     assert len(errors) == 1 and errors[0]["model"] == "vertical_7x86"
@@ -105,8 +149,10 @@ def test_list_file_and_too_short_files(tree, tmp_path):
     [
         (lambda p: p / "missing.wav", "does not exist"),
         (lambda p: (p / "empty").mkdir() or p / "empty", "holds no audio file"),
-        (lambda p: (p / "l.txt").write_text("nowhere.wav\n") and p / "l.txt",
-         "l.txt:1: listed audio file"),
+        (
+            lambda p: (p / "l.txt").write_text("nowhere.wav\n") and p / "l.txt",
+            "l.txt:1: listed audio file",
+        ),
     ],
 )
 def test_bad_inputs_are_clear_errors(tmp_path, capsys, make, message):

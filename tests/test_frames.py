@@ -35,7 +35,9 @@ def test_one_window_over_the_clip_is_the_clip_features(name, clips):
     assert frames.features.shape == (2, 1, clip.shape[1])
     assert frames.features.dtype == np.float32
     scale = np.abs(clip).max()
-    np.testing.assert_allclose(frames.features[:, 0], clip, rtol=1e-5, atol=1e-6 * scale)
+    np.testing.assert_allclose(
+        frames.features[:, 0], clip, rtol=1e-5, atol=1e-6 * scale
+    )
     # several windows from the same pass: shape, times, and not all equal
     many = est.transform_frames(clips, window=0.3, hop=0.1)
     assert many.features.shape == (2, 8, clip.shape[1])

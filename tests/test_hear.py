@@ -80,9 +80,10 @@ def test_resampled_scene_embeddings_match_the_transformer():
 
 
 def test_model_file_from_train(tmp_path):
+    from sklearn.pipeline import Pipeline
+
     from skaudio_random._cli_model import save_model_file
     from skaudio_random.features import Vertical7x86
-    from sklearn.pipeline import Pipeline
 
     est = Vertical7x86(width=40, random_state=3)
     save_model_file(tmp_path / "m.joblib", {"pipeline": Pipeline([("features", est)])})

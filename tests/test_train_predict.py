@@ -16,8 +16,19 @@ from skaudio_random import load_spoken_digits
 from skaudio_random._cli_model import load_model_file, predict_files
 from skaudio_random.cli import main
 
-FAST = ["--model", "vertical_7x86", "--width", "40", "--n-frames", "40",
-        "--n-splits", "3", "--quiet", "--threads", "1"]
+FAST = [
+    "--model",
+    "vertical_7x86",
+    "--width",
+    "40",
+    "--n-frames",
+    "40",
+    "--n-splits",
+    "3",
+    "--quiet",
+    "--threads",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +46,10 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def svm_model(folder, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "svm.joblib"
-    assert main(["train", str(folder), "--classifier", "svm", "--out", str(path), *FAST]) == 0
+    assert (
+        main(["train", str(folder), "--classifier", "svm", "--out", str(path), *FAST])
+        == 0
+    )
     return path
 
 
@@ -54,7 +68,10 @@ def _check_probabilities(rows, classes):
 
 def test_train_prints_accuracy_confusion_and_saves_everything(folder, tmp_path, capsys):
     path = tmp_path / "m.joblib"
-    assert main(["train", str(folder), "--classifier", "svm", "--out", str(path), *FAST]) == 0
+    assert (
+        main(["train", str(folder), "--classifier", "svm", "--out", str(path), *FAST])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "CV accuracy (best grid point, mean over folds):" in out
     assert "confusion matrix" in out and "seven" in out
@@ -105,8 +122,17 @@ def test_predict_any_rate_and_channels_and_errors(svm_model, folder, tmp_path, c
     sf.write(tmp_path / "stereo48k.flac", stereo, 48000)
     (tmp_path / "broken.wav").write_bytes(b"nothing")
     out = tmp_path / "pred.csv"
-    status = main(["predict", str(svm_model), str(tmp_path / "stereo48k.flac"),
-                   str(tmp_path / "broken.wav"), "--output", str(out), "--quiet"])
+    status = main(
+        [
+            "predict",
+            str(svm_model),
+            str(tmp_path / "stereo48k.flac"),
+            str(tmp_path / "broken.wav"),
+            "--output",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert status == 3
     assert "cannot read" in capsys.readouterr().err
     with open(out, newline="") as f:
