@@ -18,7 +18,13 @@ from tqdm.auto import tqdm
 
 from ._resolve import make_transformer, model_names
 
-__all__ = ["collect_inputs", "features_or_errors", "add_parser", "EXIT_SOME_FAILED"]
+__all__ = [
+    "collect_inputs",
+    "features_or_errors",
+    "frames_or_errors",
+    "add_parser",
+    "EXIT_SOME_FAILED",
+]
 
 #: Exit status when some files could not be processed (the others were written).
 EXIT_SOME_FAILED = 3
@@ -41,7 +47,12 @@ input tree, plus the same MODEL_features.txt files.
 Files that cannot be decoded or are too short for a model are listed in
 errors.csv (path, model, reason); the others are written and the exit status is
 3. Features are cached per clip (--memory, default OUT/cache): running the same
-command again after an interruption computes only what is missing."""
+command again after an interruption computes only what is missing.
+
+--window (and --hop) give frame-level features instead: each feature averaged
+over windows of --window seconds every --hop seconds, starting at 0, the last
+window reaching the end of the file (see skaudio_random.frames); rows are then
+windows, and index.csv has their centre time in seconds."""
 
 _EPILOG = """\
 examples:
@@ -188,13 +199,51 @@ def _write_csv(path: Path, header, rows) -> None:
     os.replace(tmp, path)
 
 
+def frames_or_errors(transformer, paths, *, window, hop, desc="", quiet=False):
+    """Frame-level features of ``paths``, one file at a time (lengths differ).
+
+    Returns
+    -------
+    features : list of ndarray of shape (n_windows, n_features)
+    times : list of ndarray of shape (n_windows,)
+    ok, errors : as :func:`features_or_errors`
+    """
+    features, times, ok, errors = [], [], [], []
+    for i, path in enumerate(tqdm(paths, unit="file", desc=desc, disable=quiet)):
+        try:
+            frames = transformer.transform_frames([path], window=window, hop=hop)
+        except (OSError, ValueError, RuntimeError) as exc:
+            errors.append((i, f"{type(exc).__name__}: {exc}"))
+            continue
+        features.append(frames.features[0])
+        times.append(frames.times)
+        ok.append(i)
+    return features, times, ok, errors
+
+
 def run_extract(args) -> int:
     """The ``extract`` command; returns the exit status."""
     files = collect_inputs(args.inputs)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     memory = None if args.no_cache else (args.memory or str(out / "cache"))
     params = transformer_params(args)
+    frame_level = args.window is not None
+    hop = None
+    if frame_level:
+        hop = args.hop if args.hop is not None else args.window / 2
+        if not (args.window > 0 and hop > 0):
+            raise ValueError(
+                f"--window and --hop must be positive seconds; got {args.window} and "
+                f"{hop}."
+            )
+    elif args.hop is not None:
+        raise ValueError("--hop needs --window (frame-level features).")
+    # every model is checked before anything is computed or written
+    models = {}
+    for model in args.models:
+        est = make_transformer(model, memory=memory, **params)
+        models[model] = (est, est.get_feature_names_out())
+    out.mkdir(parents=True, exist_ok=True)
     paths = [p for p, _ in files]
 
     errors: list[tuple[str, str, str]] = []
@@ -205,31 +254,46 @@ def run_extract(args) -> int:
         except (OSError, ValueError, RuntimeError) as exc:
             errors.append((path, "", f"{type(exc).__name__}: {exc}"))
     readable = sorted(durations)
+    todo = [paths[i] for i in readable]
 
     index_rows: list = []
     per_file: dict[int, dict] = {}
-    for model in args.models:
-        est = make_transformer(model, memory=memory, **params)
-        names = est.get_feature_names_out()
+    for model, (est, names) in models.items():
         (out / f"{model}_features.txt").write_text(
             "\n".join(names) + "\n", encoding="utf-8"
         )
-        X, ok, failed = features_or_errors(
-            est, [paths[i] for i in readable], desc=model, quiet=args.quiet
-        )
-        errors += [(paths[readable[j]], model, reason) for j, reason in failed]
-        rows_of = [readable[j] for j in ok]
-        if args.layout == "stacked":
-            _save_npy(out / f"{model}.npy", X.astype(np.float32, copy=False))
-            index_rows += [
-                (paths[i], row, f"{durations[i]:.6f}", model)
-                for row, i in enumerate(rows_of)
-            ]
+        if frame_level:
+            feats, times, ok, failed = frames_or_errors(
+                est, todo, window=args.window, hop=hop, desc=model, quiet=args.quiet
+            )
         else:
-            for row, i in enumerate(rows_of):
-                per_file.setdefault(i, {})[model] = X[row]
+            X, ok, failed = features_or_errors(est, todo, desc=model, quiet=args.quiet)
+            feats, times = list(X), [None] * len(ok)
+        errors += [(todo[j], model, reason) for j, reason in failed]
+        rows_of = [readable[j] for j in ok]
+        if args.layout == "mirror":
+            for i, f, t in zip(rows_of, feats, times, strict=True):
+                arrays = per_file.setdefault(i, {})
+                arrays[model] = f
+                if t is not None:
+                    arrays[f"{model}_times"] = t
+            continue
+        row = 0
+        for i, t in zip(rows_of, times, strict=True):
+            extra = [] if t is None else [f"{x:.6f}" for x in t]
+            for k in range(len(extra) or 1):
+                index_rows.append(
+                    (paths[i], row, f"{durations[i]:.6f}", model, *extra[k : k + 1])
+                )
+                row += 1
+        stacked = np.concatenate(feats) if frame_level and feats else np.asarray(feats)
+        stacked = stacked.reshape(-1, len(names)).astype(np.float32, copy=False)
+        _save_npy(out / f"{model}.npy", stacked)
     if args.layout == "stacked":
-        _write_csv(out / "index.csv", ("path", "row", "duration", "model"), index_rows)
+        header = ("path", "row", "duration", "model") + (
+            ("time",) if frame_level else ()
+        )
+        _write_csv(out / "index.csv", header, index_rows)
     else:
         for i, arrays in per_file.items():
             target = out / (files[i][1] + ".npz")
@@ -329,6 +393,20 @@ def add_parser(sub, common) -> None:
         choices=("stacked", "mirror"),
         help="one .npy per model with index.csv (stacked, default), or "
         "one .npz per input file under a mirror of the input tree",
+    )
+    p.add_argument(
+        "--window",
+        type=float,
+        metavar="SECONDS",
+        help="frame-level features: averages over windows of this length (one "
+        "forward pass per file; rows are windows, index.csv gains their centre "
+        "'time'; .npz files gain MODEL_times). Not cached.",
+    )
+    p.add_argument(
+        "--hop",
+        type=float,
+        metavar="SECONDS",
+        help="spacing of the windows (default: half of --window)",
     )
     p.add_argument("--memory", help="feature cache folder (default: OUT/cache)")
     p.add_argument(

@@ -206,10 +206,11 @@ def _cnn_geometry(network, length: int) -> dict[str, tuple[float, float]]:
     return {}  # unknown network: see _fallback_geometry
 
 
-def _fallback_geometry(length: int, n_frames: int) -> tuple[float, float]:
-    """A network the module does not know: its frames evenly cover the input."""
+def _fallback_geometry(length: int, n_frames: int, kind: str) -> tuple[float, float]:
+    """A network the module does not know: its frames evenly cover the input
+    (samples ``[0, length)``, or log-mel frames centred on ``0 ... length - 1``)."""
     step = length / n_frames
-    return (step - 1) / 2, step
+    return (step / 2 if kind == "waveform" else (step - 1) / 2), step
 
 
 def _cnn_clip_frames(est, y: np.ndarray, name: str, window, hop, center):
@@ -239,7 +240,9 @@ def _cnn_clip_frames(est, y: np.ndarray, name: str, window, hop, center):
         fmap = fmap.float()
         if fmap.ndim > 3:  # (1, C, time, mel...): average the other axes first
             fmap = fmap.flatten(3).mean(-1)
-        centre, step = geometry.get(layer) or _fallback_geometry(length, fmap.shape[-1])
+        centre, step = geometry.get(layer) or _fallback_geometry(
+            length, fmap.shape[-1], spec_kind
+        )
         avg = window_averages(fmap, centre * unit, step * unit, starts, ends)[0]
         # the network's own summary (e.g. FrameLevel's "collapsed" back end) on
         # each window's averages, seen as one-position maps

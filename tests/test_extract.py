@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 
 import numpy as np
@@ -167,3 +168,37 @@ def test_help_is_clear(capsys):
     text = capsys.readouterr().out
     for word in ("index.csv", "errors.csv", "--layout", "mirror", "--memory", "exit"):
         assert word in text
+
+
+def test_frame_level_extraction(tree, tmp_path):
+    files = sorted(str(p) for p in (tree / "a").glob("*.wav"))
+    out = tmp_path / "frames"
+    argv = ["extract", *files, "--out", str(out), "--models", "vertical_7x86"]
+    assert main(argv + ["--window", "0.2", "--hop", "0.1", *FAST]) == 0
+    X = np.load(out / "vertical_7x86.npy")
+    index = _read_csv(out / "index.csv")
+    assert len(index) == len(X) > len(files)
+    est = Vertical7x86(width=40, random_state=0, fix_length="none")
+    expected = est.transform_frames([files[0]], window=0.2, hop=0.1)
+    first = [r for r in index if r["path"] == files[0]]
+    assert len(first) == expected.features.shape[1]
+    np.testing.assert_allclose(X[: len(first)], expected.features[0], rtol=1e-5)
+    np.testing.assert_allclose([float(r["time"]) for r in first], expected.times)
+    # mirror layout: one (n_windows, n_features) array and its times per file
+    argv = ["extract", str(tree / "a"), "--out", str(tmp_path / "m"), "--layout"]
+    assert (
+        main(argv + ["mirror", "--models", "vertical_7x86", "--window", "0.2", *FAST])
+        == 0
+    )
+    with np.load(tmp_path / "m" / (os.path.basename(files[0]) + ".npz")) as z:
+        assert z["vertical_7x86"].shape[0] == len(z["vertical_7x86_times"])
+
+
+def test_bad_models_fail_before_anything_is_written(tree, tmp_path, capsys):
+    out = tmp_path / "never"
+    argv = ["extract", str(tree / "a"), "--out", str(out), "--models", "vgg", "mfcc"]
+    assert main(argv + ["--fix-length", "crop", "--width", "40"]) == 1
+    assert "n_samples" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["extract", str(tree / "a"), "--out", str(out), "--hop", "0.1"]) == 1
+    assert "--hop needs --window" in capsys.readouterr().err

@@ -115,3 +115,15 @@ def test_batchnorm_vgg_is_refused(clips):
     est = VGG(width=40, random_state=0, batchnorm="batch", batch_size=2, device="cpu")
     with pytest.raises(ValueError, match="batchnorm"):
         est.transform_frames(clips)
+
+
+def test_networks_of_unknown_geometry_spread_frames_evenly(clips, monkeypatch):
+    # a plug-in network has no known time grid: its frames are spread evenly
+    # over the input, which is exact for "same"-padded, unpooled layers
+    from skaudio_random import Timbral, frames
+
+    est = Timbral(width=40, random_state=0, fix_length="none", device="cpu")
+    known = est.transform_frames(clips, window=0.3, hop=0.1).features
+    monkeypatch.setattr(frames, "_cnn_geometry", lambda network, length: {})
+    spread = est.transform_frames(clips, window=0.3, hop=0.1).features
+    np.testing.assert_allclose(spread, known, rtol=1e-6)
