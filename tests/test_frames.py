@@ -127,3 +127,32 @@ def test_networks_of_unknown_geometry_spread_frames_evenly(clips, monkeypatch):
     monkeypatch.setattr(frames, "_cnn_geometry", lambda network, length: {})
     spread = est.transform_frames(clips, window=0.3, hop=0.1).features
     np.testing.assert_allclose(spread, known, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "layers", "tolerance"),
+    [
+        ("sample_level", ("layer0", "layer1", "layer2", "layer3"), 0.01),
+        ("frame_level", ("front",), 0.01),
+        ("frame_level", ("back1", "back2"), 0.03),  # receptive fields of 62 ms
+        ("vertical_7x86", ("pool",), 0.015),
+        ("timbral", ("timbral_1x86",), 0.015),
+        ("vgg", ("block1",), 0.045),  # frames of 4 log-mel frames, 85 ms
+    ],
+)
+def test_a_click_is_found_where_it_is(name, layers, tolerance):
+    # each layer's frames are mapped to the seconds they see: a 5 ms click at
+    # 1.23 s moves the 10 ms window centred there most
+    sr, t0 = 12000, 1.23
+    y = 1e-4 * np.random.default_rng(0).standard_normal(3 * sr).astype(np.float32)
+    y[int(t0 * sr) : int(t0 * sr) + 60] += 0.9 * np.hanning(60).astype(np.float32)
+    est = _model(name)
+    frames = est.transform_frames([y], window=0.01, hop=0.005, center=True)
+    names = est.get_feature_names_out()
+    inside = (frames.times > 0.5) & (frames.times < 2.5)  # away from the edges
+    for layer in layers:
+        cols = [k for k, n in enumerate(names) if f"{layer}_" in n]
+        F = frames.features[0][:, cols]
+        change = np.abs(F - np.median(F, axis=0)).sum(axis=1) * inside
+        found = frames.times[change.argmax()]
+        assert abs(found - (t0 + 0.0025)) <= tolerance, (layer, found)
