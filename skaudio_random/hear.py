@@ -7,11 +7,9 @@ CNN of this package (or the MFCC baseline) can be scored like any published
 embedding::
 
     python3 -m heareval.embeddings.runner skaudio_random.hear \\
-        --model '' --tasks-dir hear-2021.0.6/tasks/
+        --tasks-dir hear-2021.0.6/tasks/ --model-options '{"model": "vgg"}'
 
-(options of :func:`load_model` other than the file path are set through a
-small module of your own that calls ``skaudio_random.hear.load_model(...)``;
-see the README).
+(``--model-options`` are passed to :func:`load_model` as keyword arguments).
 
 Audio comes as a float tensor ``(n_sounds, n_samples)`` in [-1, 1] at the
 model's ``sample_rate``; it is resampled to the models' 12 kHz (soxr, high
