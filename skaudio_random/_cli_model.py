@@ -160,6 +160,17 @@ def run_train(args) -> int:
     started = time.perf_counter()
     data = load_audio_folder(args.folder, n_splits=args.n_splits)
     names = list(data.target_names)
+    counts = np.bincount(np.asarray(data.target), minlength=len(names))
+    if counts.min() < args.n_splits:  # checked before computing any feature
+        small = ", ".join(
+            f"{n} ({c})"
+            for n, c in zip(names, counts, strict=True)
+            if c < args.n_splits
+        )
+        raise ValueError(
+            f"--n-splits={args.n_splits} needs at least {args.n_splits} files per "
+            f"class; these classes have fewer: {small}. Lower --n-splits or add files."
+        )
     params = transformer_params(args)
     if args.fix_length is None:  # the folder loader's rule ("repeat")
         params["fix_length"] = data.fix_length

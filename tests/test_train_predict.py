@@ -183,6 +183,18 @@ def test_train_with_an_unreadable_file_stops_clearly(folder, tmp_path, capsys):
     assert not (tmp_path / "m.joblib").exists()
 
 
+def test_too_few_files_per_class(tmp_path, folder, capsys):
+    root = tmp_path / "small"
+    for name in ("one", "zero"):
+        (root / name).mkdir(parents=True)
+        for f in sorted((folder / name).glob("*.wav"))[:2]:
+            shutil.copy(f, root / name)
+    with pytest.warns(UserWarning):  # the folder loader warns as well
+        status = main(["train", str(root), "--out", str(tmp_path / "m.joblib"), *FAST])
+    assert status == 1
+    assert "--n-splits=3 needs at least 3 files per class" in capsys.readouterr().err
+
+
 def test_help_texts(capsys):
     for command, words in (
         ("train", ("class subfolders", "--classifier", "Platt", "--calibrate")),
