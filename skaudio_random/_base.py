@@ -156,6 +156,33 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
                 bar.update(len(idx))
         return out
 
+    def transform_frames(self, X, *, window=1.0, hop=0.5, center=False):
+        """Features over time: averages over windows of ``window`` seconds every
+        ``hop`` seconds, from one forward pass per clip.
+
+        See :func:`skaudio_random.frames.transform_frames` (windows, edges,
+        short clips). One window covering the clip gives :meth:`transform`'s
+        features.
+
+        Parameters
+        ----------
+        X : sequence of path-like or of 1-D arrays, or array (n_clips, n_times)
+            Clips giving equal numbers of windows.
+        window, hop : float, default=1.0, 0.5
+            Window length and hop in seconds.
+        center : bool, default=False
+            Windows centred on ``0, hop, 2 hop, ...`` instead of starting there.
+
+        Returns
+        -------
+        FrameFeatures
+            ``features`` of shape (n_clips, n_windows, n_features), float32, and
+            ``times`` of shape (n_windows,), window centres in seconds.
+        """
+        from .frames import transform_frames
+
+        return transform_frames(self, X, window=window, hop=hop, center=center)
+
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output features (layer or branch, then channel).
 

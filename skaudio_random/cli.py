@@ -1,9 +1,11 @@
-"""The ``skaudio-random`` command line: ``study`` and ``demo``.
+"""The ``skaudio-random`` command line: ``study``, ``demo``, ``extract``, ``train``
+and ``predict``.
 
 ``skaudio-random demo`` runs a small study on the spoken digits shipped with
 the package (no download); ``skaudio-random study DATASET`` runs the paper's
-comparison on a dataset (see :func:`skaudio_random.study.run_study`). Also
-available as ``python -m skaudio_random``.
+comparison on a dataset (see :func:`skaudio_random.study.run_study`);
+``extract``, ``train`` and ``predict`` live in ``_cli_extract.py`` and
+``_cli_model.py``. Also available as ``python -m skaudio_random``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ DEMO_OUT = "skaudio_random_demo"
 
 _EPILOG = """\
 examples:
+  skaudio-random extract music/ --models vgg --width 3500 --out feats
+  skaudio-random train my_sounds/ --model timbral_temporal --classifier svm
+  skaudio-random predict model.joblib new_sounds/ --output predictions.csv
   skaudio-random demo
   skaudio-random study gtzan --data-home ~/data --widths 120 3500 --runs 3
   skaudio-random study urbansound8k --download --device cuda --models vgg mfcc
@@ -269,14 +274,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skaudio-random",
         description="Randomly weighted CNN audio features and ELMs (Pons & Serra, "
-        "ICASSP 2019): run the paper's comparison of architectures.",
+        "ICASSP 2019): extract features, train and apply classifiers, and run the "
+        "paper's comparison of architectures.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
-    sub = parser.add_subparsers(dest="command", metavar="{study,demo}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="{extract,train,predict,study,demo}"
+    )
     sub.required = True
 
     from .study import CLASSIFIERS, MODELS
@@ -380,6 +388,12 @@ def _parser() -> argparse.ArgumentParser:
     de.add_argument("--no-nested", action="store_true", help="skip the nested CV")
     _common(de, threads_default=1)
     de.set_defaults(func=_demo)
+
+    from ._cli_extract import add_parser as add_extract
+    from ._cli_model import add_parsers as add_train_predict
+
+    add_extract(sub, _common)
+    add_train_predict(sub, _common)
     return parser
 
 
@@ -433,8 +447,10 @@ def main(argv=None) -> int:
     Returns
     -------
     status : int
-        0 on success, 1 when the study cannot run (missing dataset, bad
-        option value), with the reason on stderr.
+        0 on success, 1 when the command cannot run (missing dataset or file,
+        bad option value, not a model file), with the reason on stderr; 3 when
+        ``extract`` or ``predict`` could not read some files (the others are
+        written); 2 for unknown options.
 
     Examples
     --------
@@ -442,7 +458,9 @@ def main(argv=None) -> int:
     >>> main(["demo", "--quick", "--out", "demo_out"])  # doctest: +SKIP
     0
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv  # recorded in model files
     try:
         with _threads(args.threads):
             return args.func(args)

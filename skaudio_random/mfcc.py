@@ -129,7 +129,8 @@ class MFCC(AudioFeatureTransformer):
             )
         return y
 
-    def _clip_features(self, y: np.ndarray) -> np.ndarray:
+    def _trajectories(self, y: np.ndarray):
+        """The MFCC, delta and double-delta matrices (n_mfcc, frames) of a clip."""
         mfcc = librosa.feature.mfcc(
             y=y, sr=self.sr, n_mfcc=self.n_mfcc, n_fft=self.n_fft,
             hop_length=self.hop_length, n_mels=self.n_mels, pad_mode="reflect",
@@ -142,6 +143,10 @@ class MFCC(AudioFeatureTransformer):
             width = min(9, n if n % 2 else n - 1)  # odd, at most the frame count
             d1 = librosa.feature.delta(mfcc, width=width, order=1)
             d2 = librosa.feature.delta(mfcc, width=width, order=2)
+        return mfcc, d1, d2
+
+    def _clip_features(self, y: np.ndarray) -> np.ndarray:
+        mfcc, d1, d2 = self._trajectories(y)
         stats = [f(m, axis=1) for m in (mfcc, d1, d2) for f in (np.mean, np.std)]
         return np.concatenate(stats).astype(np.float32)
 

@@ -1,0 +1,416 @@
+"""``skaudio-random extract``: features of audio files written to disk.
+
+Also holds what ``train`` and ``predict`` share with it: gathering input files
+and computing features file by file so that unreadable files are reported, not
+fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm.auto import tqdm
+
+from ._resolve import make_transformer, model_names
+
+__all__ = [
+    "collect_inputs",
+    "features_or_errors",
+    "frames_or_errors",
+    "add_parser",
+    "EXIT_SOME_FAILED",
+]
+
+#: Exit status when some files could not be processed (the others were written).
+EXIT_SOME_FAILED = 3
+LIST_SUFFIXES = (".txt", ".lst")
+_CHUNK = 32  # files per transform call; a failing chunk is redone file by file
+
+_DESCRIPTION = """\
+Compute the features of audio files with one or more models and write them to
+--out. INPUTS are audio files, folders (searched recursively for audio files) or
+text files (.txt, .lst) listing one audio path per line (relative paths are read
+from the list's folder; blank lines and lines starting with # are skipped). Audio
+of any sample rate and channel count is mixed to mono and resampled to 12 kHz.
+
+--layout stacked (default) writes, per model, MODEL.npy (float32, one row per
+file) and MODEL_features.txt (the feature names), plus index.csv (path, row,
+duration in seconds, model) telling which file each row holds. --layout mirror
+writes one NAME.npz per input file (one array per model) under a mirror of the
+input tree, plus the same MODEL_features.txt files.
+
+Files that cannot be decoded or are too short for a model are listed in
+errors.csv (path, model, reason); the others are written and the exit status is
+3. Features are cached per clip (--memory, default OUT/cache): running the same
+command again after an interruption computes only what is missing.
+
+--window (and --hop) give frame-level features instead: each feature averaged
+over windows of --window seconds every --hop seconds, starting at 0, the last
+window reaching the end of the file (see skaudio_random.frames); rows are then
+windows, and index.csv has their centre time in seconds."""
+
+_EPILOG = """\
+examples:
+  skaudio-random extract song.wav --out feats
+  skaudio-random extract music/ --models vgg timbral_temporal --width 3500 --out feats
+  skaudio-random extract files.txt --layout mirror --device cuda --out feats
+"""
+
+
+def _audio_extensions() -> tuple[str, ...]:
+    from .datasets._base import AUDIO_EXTENSIONS
+
+    return AUDIO_EXTENSIONS
+
+
+def collect_inputs(inputs) -> list[tuple[str, str]]:
+    """``(path, relative name)`` of every audio file named by ``inputs``.
+
+    Folders are walked (sorted, hidden entries skipped) and their files named
+    relative to the folder; list files (``.txt``, ``.lst``) give one path per
+    line, relative to the list's folder; other paths are audio files named by
+    their file name. Duplicates are kept once, in order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If an input or a listed path does not exist.
+    ValueError
+        If a folder holds no audio file, or no input file is found at all.
+    """
+    from .datasets.folder import _walk_audio
+
+    found: dict[str, str] = {}
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            files = _walk_audio(path, _audio_extensions())
+            if not files:
+                raise ValueError(
+                    f"folder {str(path)!r} holds no audio file (extensions "
+                    f"{', '.join(_audio_extensions())})."
+                )
+            for f in files:
+                found.setdefault(os.path.abspath(f), os.path.relpath(f, path))
+        elif path.suffix.lower() in LIST_SUFFIXES and path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for number, line in enumerate(lines, start=1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                listed = Path(line).expanduser()
+                if not listed.is_absolute():
+                    listed = path.parent / listed
+                if not listed.exists():
+                    raise FileNotFoundError(
+                        f"{path}:{number}: listed audio file {str(listed)!r} does not "
+                        "exist."
+                    )
+                found.setdefault(os.path.abspath(listed), line.lstrip("/"))
+        elif path.exists():
+            found.setdefault(os.path.abspath(path), path.name)
+        else:
+            raise FileNotFoundError(f"input {str(path)!r} does not exist.")
+    if not found:
+        raise ValueError("no audio file found in the inputs.")
+    return list(found.items())
+
+
+def _duration(path: str) -> float:
+    """Duration in seconds (decodes the file when libsndfile cannot tell)."""
+    from .audio import _decode
+
+    try:
+        info = sf.info(path)
+        if info.frames > 0:
+            return info.frames / info.samplerate
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        pass
+    y, rate = _decode(path)
+    return y.shape[0] / rate
+
+
+def features_or_errors(transformer, paths, *, desc: str = "", quiet: bool = False):
+    """Features of ``paths``, isolating the files that fail.
+
+    Returns
+    -------
+    X : ndarray of shape (n_ok, n_features), float32
+    ok : list of int
+        Indices into ``paths`` of the rows of ``X``.
+    errors : list of (int, str)
+        Index and reason of each file that failed (decoding, length).
+    """
+    rows, ok, errors = [], [], []
+    with tqdm(total=len(paths), unit="file", desc=desc, disable=quiet) as bar:
+        for start in range(0, len(paths), _CHUNK):
+            chunk = list(range(start, min(start + _CHUNK, len(paths))))
+            try:
+                rows.append(transformer.transform([paths[i] for i in chunk]))
+                ok += chunk
+            except (OSError, ValueError, RuntimeError):
+                for i in chunk:  # cached rows of the chunk are not recomputed
+                    try:
+                        rows.append(transformer.transform([paths[i]]))
+                        ok.append(i)
+                    except (OSError, ValueError, RuntimeError) as exc:
+                        errors.append((i, f"{type(exc).__name__}: {exc}"))
+            bar.update(len(chunk))
+    n_features = len(transformer.get_feature_names_out())
+    X = np.concatenate(rows) if rows else np.empty((0, n_features), np.float32)
+    return X, ok, errors
+
+
+def transformer_params(args) -> dict:
+    """Transformer parameters of the shared command-line options."""
+    params = {
+        "width": args.width,
+        "random_state": args.seed,
+        "n_jobs": args.n_jobs,
+        "device": args.device,
+        "precision": args.precision,
+        "fix_length": args.fix_length,
+    }
+    if args.n_frames is not None:
+        params["n_frames"] = args.n_frames
+    if args.n_samples is not None:
+        params["n_samples"] = args.n_samples
+    return params
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
+
+
+def _write_csv(path: Path, header, rows) -> None:
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def frames_or_errors(transformer, paths, *, window, hop, desc="", quiet=False):
+    """Frame-level features of ``paths``, one file at a time (lengths differ).
+
+    Returns
+    -------
+    features : list of ndarray of shape (n_windows, n_features)
+    times : list of ndarray of shape (n_windows,)
+    ok, errors : as :func:`features_or_errors`
+    """
+    features, times, ok, errors = [], [], [], []
+    for i, path in enumerate(tqdm(paths, unit="file", desc=desc, disable=quiet)):
+        try:
+            frames = transformer.transform_frames([path], window=window, hop=hop)
+        except (OSError, ValueError, RuntimeError) as exc:
+            errors.append((i, f"{type(exc).__name__}: {exc}"))
+            continue
+        features.append(frames.features[0])
+        times.append(frames.times)
+        ok.append(i)
+    return features, times, ok, errors
+
+
+def run_extract(args) -> int:
+    """The ``extract`` command; returns the exit status."""
+    files = collect_inputs(args.inputs)
+    out = Path(args.out)
+    memory = None if args.no_cache else (args.memory or str(out / "cache"))
+    params = transformer_params(args)
+    frame_level = args.window is not None
+    hop = None
+    if frame_level:
+        hop = args.hop if args.hop is not None else args.window / 2
+        if not (args.window > 0 and hop > 0):
+            raise ValueError(
+                f"--window and --hop must be positive seconds; got {args.window} and "
+                f"{hop}."
+            )
+    elif args.hop is not None:
+        raise ValueError("--hop needs --window (frame-level features).")
+    # every model is checked before anything is computed or written
+    models = {}
+    for model in args.models:
+        est = make_transformer(model, memory=memory, **params)
+        models[model] = (est, est.get_feature_names_out())
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [p for p, _ in files]
+
+    errors: list[tuple[str, str, str]] = []
+    durations: dict[int, float] = {}
+    for i, path in enumerate(paths):
+        try:
+            durations[i] = _duration(path)
+        except (OSError, ValueError, RuntimeError) as exc:
+            errors.append((path, "", f"{type(exc).__name__}: {exc}"))
+    readable = sorted(durations)
+    todo = [paths[i] for i in readable]
+
+    index_rows: list = []
+    per_file: dict[int, dict] = {}
+    for model, (est, names) in models.items():
+        (out / f"{model}_features.txt").write_text(
+            "\n".join(names) + "\n", encoding="utf-8"
+        )
+        if frame_level:
+            feats, times, ok, failed = frames_or_errors(
+                est, todo, window=args.window, hop=hop, desc=model, quiet=args.quiet
+            )
+        else:
+            X, ok, failed = features_or_errors(est, todo, desc=model, quiet=args.quiet)
+            feats, times = list(X), [None] * len(ok)
+        errors += [(todo[j], model, reason) for j, reason in failed]
+        rows_of = [readable[j] for j in ok]
+        if args.layout == "mirror":
+            for i, f, t in zip(rows_of, feats, times, strict=True):
+                arrays = per_file.setdefault(i, {})
+                arrays[model] = f
+                if t is not None:
+                    arrays[f"{model}_times"] = t
+            continue
+        row = 0
+        for i, t in zip(rows_of, times, strict=True):
+            extra = [] if t is None else [f"{x:.6f}" for x in t]
+            for k in range(len(extra) or 1):
+                index_rows.append(
+                    (paths[i], row, f"{durations[i]:.6f}", model, *extra[k : k + 1])
+                )
+                row += 1
+        stacked = np.concatenate(feats) if frame_level and feats else np.asarray(feats)
+        stacked = stacked.reshape(-1, len(names)).astype(np.float32, copy=False)
+        _save_npy(out / f"{model}.npy", stacked)
+    if args.layout == "stacked":
+        header = ("path", "row", "duration", "model") + (
+            ("time",) if frame_level else ()
+        )
+        _write_csv(out / "index.csv", header, index_rows)
+    else:
+        for i, arrays in per_file.items():
+            target = out / (files[i][1] + ".npz")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".part.npz")
+            np.savez(tmp, **arrays)
+            os.replace(tmp, target)
+    errors_path = out / "errors.csv"
+    if errors:
+        _write_csv(errors_path, ("path", "model", "reason"), errors)
+    elif errors_path.exists():
+        errors_path.unlink()  # a stale list from an earlier run
+    n_failed = len({p for p, _, _ in errors})
+    print(
+        f"extract: {len(paths) - n_failed} of {len(paths)} files written to {out}"
+        + (f"; {n_failed} failed, see {errors_path}" if errors else ""),
+        file=sys.stderr,
+    )
+    return EXIT_SOME_FAILED if errors else 0
+
+
+def add_feature_options(p, *, fix_length_default: str) -> None:
+    """Options that choose and configure a model (shared with ``train``)."""
+    p.add_argument(
+        "--width",
+        type=int,
+        default=120,
+        help="feature-vector length: the paper's 120 or 3500, or any other "
+        "(default: 120; MFCC always has 120)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="random_state of the weights (default: 0)"
+    )
+    p.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "tf32", "bfloat16"),
+        help="arithmetic of the network (default: float32)",
+    )
+    p.add_argument(
+        "--fix-length",
+        default=fix_length_default,
+        choices=("none", "crop", "repeat", "zero"),
+        help="length rule: 'none' keeps each clip whole; 'crop', 'repeat' and 'zero' "
+        "bring clips to --n-frames/--n-samples (default: "
+        + (fix_length_default or "'repeat', short clips tiled as in the paper")
+        + ")",
+    )
+    p.add_argument(
+        "--n-frames",
+        type=int,
+        help="spectrogram CNN input length in log-mel frames for --fix-length "
+        "(default: the paper's 1376, 29 s)",
+    )
+    p.add_argument(
+        "--n-samples",
+        type=int,
+        help="waveform CNN input length in samples for --fix-length (default: the "
+        "paper's 350000, 29 s)",
+    )
+
+
+def add_parser(sub, common) -> None:
+    """Register ``extract`` on the sub-parsers ``sub``."""
+    import argparse
+
+    p = sub.add_parser(
+        "extract",
+        help="write features of audio files (.npy + index, or .npz per file)",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="audio file, folder, or .txt/.lst list of paths",
+    )
+    p.add_argument(
+        "--out",
+        default="skaudio_features",
+        help="output folder (default: skaudio_features)",
+    )
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["timbral_temporal"],
+        choices=model_names(),
+        metavar="MODEL",
+        help=f"one or more of {model_names()} (default: timbral_temporal)",
+    )
+    add_feature_options(p, fix_length_default="none")
+    p.add_argument(
+        "--layout",
+        default="stacked",
+        choices=("stacked", "mirror"),
+        help="one .npy per model with index.csv (stacked, default), or "
+        "one .npz per input file under a mirror of the input tree",
+    )
+    p.add_argument(
+        "--window",
+        type=float,
+        metavar="SECONDS",
+        help="frame-level features: averages over windows of this length (one "
+        "forward pass per file; rows are windows, index.csv gains their centre "
+        "'time'; .npz files gain MODEL_times). Not cached.",
+    )
+    p.add_argument(
+        "--hop",
+        type=float,
+        metavar="SECONDS",
+        help="spacing of the windows (default: half of --window)",
+    )
+    p.add_argument("--memory", help="feature cache folder (default: OUT/cache)")
+    p.add_argument(
+        "--no-cache", action="store_true", help="do not cache features (no resuming)"
+    )
+    common(p)
+    p.set_defaults(func=run_extract)
