@@ -16,11 +16,17 @@ from sklearn.svm import SVC
 from sklearn.utils import Bunch
 
 import skaudio_random as sr
-from skaudio_random import _report, study
+from skaudio_random import study
 from skaudio_random._base import AudioFeatureTransformer
 from skaudio_random._cnn_base import RandomCNNBase
 from skaudio_random.architectures import ARCHITECTURES
-from skaudio_random.study import RESULT_COLUMNS, default_models, run_study
+from skaudio_random.study import (
+    RESULT_COLUMNS,
+    _protocol,
+    _report,
+    default_models,
+    run_study,
+)
 
 CLASSES = ("low", "mid", "high")
 FREQS = (220.0, 880.0, 2500.0)
@@ -295,7 +301,7 @@ def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypat
     (out / "results.csv").write_text("".join(kept) + lines[-1][:25])
 
     evaluated, transformed = [], []
-    real_evaluate = study._evaluate
+    real_evaluate = _protocol.evaluate
 
     def evaluate(*args, **kwargs):
         evaluated.append(1)
@@ -307,7 +313,7 @@ def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypat
         transformed.append(type(self).__name__)
         return real_transform(self, X)
 
-    monkeypatch.setattr(study, "_evaluate", evaluate)
+    monkeypatch.setattr(_protocol, "evaluate", evaluate)
     monkeypatch.setattr(AudioFeatureTransformer, "transform", transform)
     again = run_study(
         cv_bunch(tree),
@@ -527,7 +533,7 @@ def test_nested_cv_needs_enough_clips_per_class(tree, tmp_path):
 
 def test_svm_params_reach_the_svc():
     for fast in (True, False):
-        est, grid = study._classifier("svm", 0, fast, "cpu", {"max_iter": 7})
+        est, grid = _protocol.classifier("svm", 0, fast, "cpu", {"max_iter": 7})
         svc = est.named_steps["svm"]
         svc = svc.named_steps["svc"] if fast else svc
         assert svc.max_iter == 7
