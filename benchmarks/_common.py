@@ -134,9 +134,12 @@ def study_parser(*, description: str, experiment: str, epilog: str = ""):
         help="skip the nested-CV accuracy (CV protocols only)",
     )
     p.add_argument(
+        "--restart",
         "--fresh",
+        dest="fresh",
         action="store_true",
-        help="start over instead of resuming the rows already in --out",
+        help="discard the results in --out (the cached features are kept) instead "
+        "of resuming; needed when --out holds another study",
     )
     p.add_argument(
         "--no-progress",
@@ -202,5 +205,5 @@ def _run(args, data, tparams):
         nested=not args.no_nested,
         verbose=not args.no_progress,
         transformer_params=tparams or None,
-        resume=not args.fresh,
+        restart=args.fresh,
     )

@@ -15,12 +15,17 @@ from pathlib import Path
 import joblib
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import (
+    Hidden,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from tqdm.auto import tqdm
 
 from .._utils import resolve_device
 from ..kernels import clear_kernel_cache
-from . import _protocol, _report, _store
+from . import _identity, _protocol, _report, _store
 from ._checks import (
     check_data,
     check_names,
@@ -50,7 +55,8 @@ __all__ = ["run_study"]
         "verbose": ["verbose"],
         "transformer_params": [dict, None],
         "inner_splits": [Interval(Integral, 2, None, closed="left")],
-        "resume": ["boolean"],
+        "restart": ["boolean"],
+        "resume": ["boolean", Hidden(StrOptions({"deprecated"}))],
         "figures": ["boolean"],
         "svm_params": [dict, None],
     },
@@ -72,9 +78,10 @@ def run_study(
     verbose=True,
     transformer_params=None,
     inner_splits=3,
-    resume=True,
+    restart=False,
     figures=True,
     svm_params=None,
+    resume="deprecated",
 ):
     """Compare architectures on a dataset with the paper's protocol.
 
@@ -98,8 +105,15 @@ def run_study(
 
     Each finished row is appended to ``out/results.csv`` at once, so an
     interrupted study resumes where it stopped when run again with the same
-    ``out``. At the end ``results.md`` (tables of mean ± std over runs with the
-    MFCC baseline and, for the paper's datasets, the published numbers),
+    ``out``. A results folder holds one study: ``out/study.json`` records
+    digests of the clips (paths and content), the targets and the folds, and
+    every setting that changes a number; a run that differs in any of them
+    stops with an error that says what changed (``restart=True`` discards the
+    old results). Models, widths, classifiers and runs select rows, so a rerun
+    may add some. One study at a time writes to ``out`` (a lock,
+    ``out/study.lock``, is held for the whole run). At the end ``results.md``
+    (tables of mean ± std over runs with the MFCC baseline and, for the
+    paper's datasets, the published numbers),
     ``summary.csv``, ``ttests.csv`` (two-sample t-tests between the pairs the
     paper compares) and one bar chart ``figure_width{W}.png`` per width are
     written.
@@ -154,9 +168,11 @@ def run_study(
         Folds of the inner search of the nested CV (stratified; grouped by
         ``data.groups`` when the outer folds keep groups apart, as
         UrbanSound8K's do).
-    resume : bool, default=True
-        Keep the finished rows of ``out/results.csv``. ``False`` starts over
-        (the file is replaced; cached features are still reused).
+    restart : bool, default=False
+        Discard the results in ``out`` (``results.csv``, ``results.md``,
+        ``summary.csv``, ``ttests.csv``, the figures, ``study.json``) and start
+        over; the cached features are kept and reused. By default the finished
+        rows of the same study are kept.
     figures : bool, default=True
         Draw the bar charts (needs matplotlib; skipped with a warning without it).
     svm_params : dict, default=None
@@ -164,6 +180,8 @@ def run_study(
         libsvm has no iteration cap by default, and the linear kernel at
         ``C=32`` on unscaled features that separate the classes poorly can take
         minutes per fit. ``None`` keeps the paper's defaults.
+    resume : bool
+        Deprecated: use ``restart`` (``resume=False`` is ``restart=True``).
 
     Returns
     -------
@@ -174,7 +192,10 @@ def run_study(
     ------
     ValueError
         For an unknown model or classifier, bad widths, a bunch that lacks what
-        its protocol needs, or an ``out`` folder that holds another study.
+        its protocol needs, an ``out`` folder that holds another study, or an
+        unreadable ``study.json`` beside finished rows.
+    BlockingIOError
+        If another study is writing to ``out``.
 
     See Also
     --------
@@ -223,32 +244,15 @@ def run_study(
         inner_splits=inner_splits,
         svm_params=svm_params,
     )
-    study.out.mkdir(parents=True, exist_ok=True)
-    _store.check_settings(study.out / "study.json", study.settings(), resume)
-    if not resume and study.csv_path.exists():
-        study.csv_path.unlink()
-    done = {
-        tuple(r[k] for k in _store.KEY): r for r in _store.read_rows(study.csv_path)
-    }
-
-    tasks = study.tasks()
-    wanted = [study.key(m, w, c, k) for m, w, k in tasks for c in study.classifiers]
-    n_reused = sum(key in done for key in wanted)
-    n_computed = 0
-    bar = tqdm(tasks, desc=f"study {data.name}", unit="model", disable=not verbose)
-    for model, width, run in bar:
-        bar.set_postfix_str(f"{model} w={width} run={run}")
-        n_computed += study.run_task(model, width, run, done)
-    bar.close()
-
-    rows = [done[key] for key in wanted if key in done]
-    result = study.write_report(rows, figures)
-    result.n_computed, result.n_reused = n_computed, n_reused
-    result.seconds = time.perf_counter() - started
-    if verbose:
-        print(result.report)
-        print(f"Outputs in {study.out.resolve()}: " + ", ".join(sorted(result.files)))
-    return result
+    if resume != "deprecated":
+        warnings.warn(
+            "resume is deprecated; use restart (resume=False is restart=True).",
+            FutureWarning,
+            stacklevel=3,
+        )
+        restart = not resume
+    with _store.ResultsFolder(study.out).locked() as folder:
+        return study.run(folder, restart=restart, figures=figures, started=started)
 
 
 @dataclass
@@ -272,6 +276,37 @@ class _Study:
     tparams: dict
     inner_splits: int
     svm_params: dict
+
+    def run(self, folder, *, restart, figures, started) -> _report.StudyResult:
+        """Check the folder's identity, compute the missing rows, write the report."""
+        clips = _identity.clip_table(self.data)
+        found = folder.open(self.identity(clips), clips, restart=restart)
+        done = {tuple(r[k] for k in _store.KEY): r for r in found}
+        tasks = self.tasks()
+        wanted = [self.key(m, w, c, k) for m, w, k in tasks for c in self.classifiers]
+        n_reused = sum(key in done for key in wanted)
+        n_computed = 0
+        bar = tqdm(
+            tasks,
+            desc=f"study {self.data.name}",
+            unit="model",
+            disable=not self.verbose,
+        )
+        for model, width, run in bar:
+            bar.set_postfix_str(f"{model} w={width} run={run}")
+            n_computed += self.run_task(model, width, run, done)
+        bar.close()
+
+        rows = [done[key] for key in wanted if key in done]
+        result = self.write_report(rows, figures)
+        result.n_computed, result.n_reused = n_computed, n_reused
+        result.seconds = time.perf_counter() - started
+        if self.verbose:
+            print(result.report)
+            print(
+                f"Outputs in {self.out.resolve()}: " + ", ".join(sorted(result.files))
+            )
+        return result
 
     @classmethod
     def checked(cls, data, *, models, widths, classifiers, out, memory, **kw):
@@ -314,23 +349,17 @@ class _Study:
             files += list(self.data.test_filenames)
         return files
 
-    @property
-    def csv_path(self) -> Path:
-        return self.out / "results.csv"
-
-    def settings(self) -> dict:
-        """What ``study.json`` records of the study."""
-        return {
-            "dataset": self.data.name,
-            "protocol": self.data.protocol,
-            "n_clips": len(self.data.target),
-            "n_test": len(self.y_test) if self.validation else 0,
-            "fix_length": self.data.fix_length,
-            "transformer_params": json.loads(
-                json.dumps(self.transformer_params or {}, default=str)
-            ),
-            "svm_params": json.loads(json.dumps(self.svm_params, default=str)) or None,
-        }
+    def identity(self, clips: list[dict]) -> dict:
+        """What ``study.json`` records: what the study's numbers depend on."""
+        return _identity.study_identity(
+            self.data,
+            clips,
+            transformer_params=self.transformer_params,
+            svm_params=self.svm_params,
+            fast_svm=self.fast_svm,
+            nested=self.nested,
+            inner_splits=self.inner_splits,
+        )
 
     def key(self, model, width, classifier, run) -> tuple:
         """The key of a row in ``results.csv`` (see ``_store.KEY``)."""
@@ -387,7 +416,7 @@ class _Study:
             "nested_seconds": 0.0,
             "note": "copied from run 0: seed-independent features, deterministic SVM",
         }
-        _store.append_row(self.csv_path, row)
+        _store.append_row(self.out / "results.csv", row)
         done[self.key(model, width, "svm", run)] = row
         return 1
 
@@ -460,7 +489,7 @@ class _Study:
 
     def _record(self, row: dict, done: dict) -> None:
         """Append a finished row to results.csv (at once) and say so."""
-        _store.append_row(self.csv_path, row)
+        _store.append_row(self.out / "results.csv", row)
         key = self.key(row["model"], row["width"], row["classifier"], row["run"])
         done[key] = row
         if self.verbose:
