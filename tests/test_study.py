@@ -743,10 +743,74 @@ def test_damaged_study_json(tree, tmp_path, content, problem):
     assert quick_study(cv_bunch(tree), out).n_computed == 1
 
 
-def test_results_of_another_version(tree, tmp_path):
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"dataset,model,score\ngtzan,vgg,0.5\n", "another version of skaudio_random"),
+        (b"\xff\xfe\x00\x81 binary", "not a text file written by skaudio_random"),
+    ],
+)
+def test_results_of_another_version(tree, tmp_path, content, problem):
     out = tmp_path / "out"
     quick_study(cv_bunch(tree), out)
-    (out / "results.csv").write_text("dataset,model,score\ngtzan,vgg,0.5\n")
-    with pytest.raises(ValueError, match="another version of skaudio_random") as exc:
+    (out / "results.csv").write_bytes(content)
+    with pytest.raises(ValueError, match=problem) as exc:
         quick_study(cv_bunch(tree), out)
+    assert str(out / "results.csv") in str(exc.value)
     assert "restart=True" in str(exc.value) and "cached features" in str(exc.value)
+
+
+# --------------------------------------------------------------------------- #
+# published frame-level numbers beside per-filter runs
+# --------------------------------------------------------------------------- #
+def _summary_row(model, averaging):
+    params = {} if averaging is None else {"backend_averaging": averaging}
+    return {
+        "dataset": "gtzan",
+        "protocol": "validation",
+        "model": model,
+        "width": 3500,
+        "n_features": 3584,
+        "classifier": "svm",
+        "run": 0,
+        "score": 0.4,
+        "score_kind": "test",
+        "nested_score": math.nan,
+        "selection_score": 0.4,
+        "feature_seconds": 1.0,
+        "fit_seconds": 1.0,
+        "transformer_params": json.dumps(params),
+    }
+
+
+@pytest.mark.parametrize(
+    "averaging, marked", [("per_filter", True), (None, True), ("collapsed", False)]
+)
+def test_paper_frame_level_numbers_are_marked_beside_per_filter_runs(averaging, marked):
+    rows = [_summary_row("frame_level", averaging), _summary_row("vgg", None)]
+    models = ["frame_level", "vgg"]
+    summary = _report.summarise(rows, models, [3500], ["svm"])
+    text = _report.markdown_report(
+        info={"dataset": "gtzan", "protocol": "validation", "facts": {}},
+        summary=summary,
+        tests=[],
+        widths=[3500],
+        classifiers=["svm"],
+        figures={},
+    )
+    assert ("| 39.9† |" in text) is marked and ("| 39.9 |" in text) is not marked
+    assert "| 59.6 |" in text  # VGG's number is comparable
+    assert ("† Not comparable" in text) is marked
+    if marked:
+        assert "backend_averaging='per_filter'" in text and "SPEC §9" in text
+
+
+def test_rows_record_the_backend_averaging(tree, tmp_path):
+    result = quick_study(
+        cv_bunch(tree),
+        tmp_path,
+        models=["frame_level"],
+        transformer_params={"n_samples": 6000},
+    )
+    used = json.loads(result.rows[0]["transformer_params"])
+    assert used["backend_averaging"] == "per_filter"

@@ -17,6 +17,7 @@ import os
 import warnings
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .._input import AudioInput
 
@@ -54,21 +55,27 @@ def _plain(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def clip_table(data) -> list[dict]:
-    """One record per clip: role (train or test), path, fingerprint, target."""
-    roles = [("train", data.filenames, data.target)]
+def clip_table(data, *, verbose=False) -> list[dict]:
+    """One record per clip: role (train or test), path, fingerprint, target.
+
+    Files are read once to fingerprint their content; the feature cache reuses
+    the fingerprints within the process.
+    """
+    roles = [("train", "filenames", data.target)]
     if data.protocol == "validation":
-        roles.append(("test", data.test_filenames, data.test_target))
+        roles.append(("test", "test_filenames", data.test_target))
     table = []
-    for role, files, target in roles:
-        clips = AudioInput(list(files), name=f"data.{role}_filenames")
-        for i, y in enumerate(np.asarray(target).tolist()):
+    for role, key, target in roles:
+        clips = AudioInput(list(getattr(data, key)), name=f"data.{key}")
+        labels = np.asarray(target).tolist()
+        desc = f"fingerprinting {role} clips"
+        for i in tqdm(range(len(clips)), desc=desc, unit="clip", disable=not verbose):
             table.append(
                 {
                     "role": role,
                     "path": clips.describe(i),
                     "fingerprint": clips.fingerprint(i),
-                    "target": str(y),
+                    "target": str(labels[i]),
                 }
             )
     return table

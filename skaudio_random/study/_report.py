@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime
+import json
 import math
 import warnings
 from collections.abc import Sequence
@@ -105,6 +106,30 @@ def _is_paper_protocol(dataset: str, protocol: str) -> bool:
     return dataset in _PAPER_3500 and (dataset != "gtzan" or protocol == "validation")
 
 
+#: Marks a published number obtained with another setting than the run's.
+PAPER_MARK = "†"
+# The frame-level models' published numbers came from the authors' collapsed
+# back-end averaging (SPEC section 9); rows without a recorded setting used the
+# default, "per_filter".
+_PAPER_BACKEND = "collapsed"
+_BACKEND_MODELS = ("frame_level", "frame_level_many_shapes")
+
+
+def paper_caveat(row: dict) -> str | None:
+    """Why a row is not comparable with the published number, or ``None``.
+
+    The published frame-level numbers come from the authors' collapsed back-end
+    averaging; a row computed with ``backend_averaging="per_filter"`` is marked.
+    """
+    params = row.get("transformer_params") or "{}"
+    params = json.loads(params) if isinstance(params, str) else dict(params)
+    default = "per_filter" if row["model"] in _BACKEND_MODELS else None
+    averaging = params.get("backend_averaging", default)
+    if averaging is None or averaging == _PAPER_BACKEND:
+        return None
+    return f"backend_averaging={averaging!r}"
+
+
 def paper_number(dataset, protocol, model, width, classifier) -> float | None:
     """The published accuracy (%) for one cell, or ``None`` when there is none.
 
@@ -156,6 +181,7 @@ def summarise(rows: Sequence[dict], models, widths, classifiers) -> list[dict]:
             mean, std, n = _mean_std(r["score"] for r in group)
             nmean, nstd, nn = _mean_std(r["nested_score"] for r in group)
             smean, _, _ = _mean_std(r["selection_score"] for r in group)
+            paper = paper_number(first["dataset"], first["protocol"], model, width, clf)
             out.append(
                 {
                     "dataset": first["dataset"],
@@ -172,9 +198,8 @@ def summarise(rows: Sequence[dict], models, widths, classifiers) -> list[dict]:
                     "nested_std": nstd,
                     "n_nested": nn,
                     "selection_mean": smean,
-                    "paper": paper_number(
-                        first["dataset"], first["protocol"], model, width, clf
-                    ),
+                    "paper": paper,
+                    "paper_caveat": None if paper is None else paper_caveat(first),
                     "runs": [r["score"] for r in group],
                     "feature_seconds": float(
                         np.nansum([r["feature_seconds"] for r in group])
@@ -348,7 +373,8 @@ def _width_table(summary, width, classifiers, protocol) -> list[str]:
             for c in clfs:
                 s = cells.get((m, c))
                 p = None if s is None else s["paper"]
-                row.append("—" if p is None else f"{p:.1f}")
+                mark = PAPER_MARK if p is not None and s["paper_caveat"] else ""
+                row.append("—" if p is None else f"{p:.1f}{mark}")
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -409,6 +435,17 @@ def markdown_report(*, info: dict, summary, tests, widths, classifiers, figures)
             "",
             "Paper columns: SPEC §7.3, read from the figures of the authors' "
             "README (±0.3 points); the ≈120 CNN numbers were never published.",
+        ]
+    caveats = sorted({s["paper_caveat"] for s in summary if s.get("paper_caveat")})
+    if caveats:
+        lines += [
+            "",
+            f"{PAPER_MARK} Not comparable: the published frame-level numbers came "
+            "from the authors' code, which collapsed each back-end layer to one "
+            "average (SPEC §9); this run used "
+            f"{', '.join(caveats)}. `transformer_params="
+            '{"backend_averaging": "collapsed"}` reproduces the published setting '
+            "(the default of the benchmarks/table_*.py scripts).",
         ]
     lines += ["", "## Two-sample t-tests", ""]
     if not tests:
@@ -540,7 +577,9 @@ class StudyResult:
     summary : list of dict
         Per model, width and classifier: ``mean``, ``std`` (sample std over
         runs), ``n_runs``, ``nested_mean``, ``nested_std``, ``paper`` (the
-        published number, or ``None``), ...
+        published number, or ``None``), ``paper_caveat`` (why the published
+        number was obtained otherwise, e.g. ``"backend_averaging='per_filter'"``,
+        or ``None``), ...
     ttests : list of dict
         The two-sample t-tests of ``ttests.csv``.
     out : pathlib.Path
@@ -631,6 +670,7 @@ def write_report(
             "nested_std",
             "selection_mean",
             "paper",
+            "paper_caveat",
             "runs",
             "feature_seconds",
             "fit_seconds",

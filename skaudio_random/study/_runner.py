@@ -279,7 +279,7 @@ class _Study:
 
     def run(self, folder, *, restart, figures, started) -> _report.StudyResult:
         """Check the folder's identity, compute the missing rows, write the report."""
-        clips = _identity.clip_table(self.data)
+        clips = _identity.clip_table(self.data, verbose=self.verbose)
         found = folder.open(self.identity(clips), clips, restart=restart)
         done = {tuple(r[k] for k in _store.KEY): r for r in found}
         tasks = self.tasks()
@@ -309,7 +309,21 @@ class _Study:
         return result
 
     @classmethod
-    def checked(cls, data, *, models, widths, classifiers, out, memory, **kw):
+    def checked(
+        cls,
+        data,
+        *,
+        models,
+        widths,
+        classifiers,
+        out,
+        device,
+        memory,
+        transformer_params,
+        svm_params,
+        **settings,
+    ):
+        """The study of run_study's arguments, checked (ValueError if bad)."""
         check_data(data)
         if models is None:
             models = default_models(data.name)
@@ -320,10 +334,13 @@ class _Study:
             widths=check_widths(widths),
             classifiers=check_names("classifiers", classifiers, CLASSIFIERS),
             out=out,
+            device=device,
+            device_name=str(resolve_device(device)),
             memory=out / "features" if memory is None else memory,
-            device_name=str(resolve_device(kw["device"])),
-            tparams=check_transformer_params(kw["transformer_params"]),
-            **{**kw, "svm_params": check_svm_params(kw["svm_params"])},
+            transformer_params=transformer_params,
+            tparams=check_transformer_params(transformer_params),
+            svm_params=check_svm_params(svm_params),
+            **settings,  # runs, n_jobs, nested, fast_svm, verbose, inner_splits
         )
 
     # ----------------------------------------------------------------------- #
@@ -439,7 +456,7 @@ class _Study:
         used = {
             k: v
             for k, v in transformer.get_params().items()
-            if k in ("n_frames", "n_samples", "fix_length")
+            if k in ("n_frames", "n_samples", "fix_length", "backend_averaging")
         }
         n = len(self.y)
         return X_all[:n], X_all[n:], seconds, used

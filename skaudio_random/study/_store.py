@@ -121,7 +121,12 @@ def read_rows(path: Path) -> list[dict]:
     """
     if not path.exists():
         return []
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{path} is not a text file written by skaudio_random. {_KEEPS_FEATURES}."
+        ) from None
     lines = text.splitlines()
     header = ",".join(RESULT_COLUMNS)
     if not lines or (len(lines) == 1 and header.startswith(lines[0])):
@@ -234,7 +239,7 @@ class ResultsFolder:
         if not path.exists():
             problem = "is absent"
         else:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8", errors="replace")
             try:
                 old = json.loads(text)
                 if isinstance(old, dict):
