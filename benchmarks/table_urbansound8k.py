@@ -12,7 +12,10 @@ the clip itself.
 
 A thin command line over :func:`skaudio_random.study.run_study`; the table it
 prints has the published ~3500 numbers (SPEC section 7.3) beside the measured
-ones. Rows are appended as they finish, so an interrupted run resumes.
+ones. Rows are appended as they finish, so an interrupted run resumes. The
+frame-level models use the authors' collapsed back-end averaging by default, the
+setting behind the published frame-level numbers (SPEC section 9);
+``--backend-averaging per_filter`` follows the paper's text instead.
 
 Data: ``<data-home>/urbansound8k/UrbanSound8K/{metadata/UrbanSound8K.csv,
 audio/fold1..fold10/}`` (see :func:`skaudio_random.load_urbansound8k`, which can

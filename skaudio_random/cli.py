@@ -210,7 +210,7 @@ def _study(args) -> int:
         verbose=not args.quiet,
         transformer_params=params or None,
         inner_splits=args.inner_splits,
-        resume=not args.restart,
+        restart=args.restart,
         figures=not args.no_figures,
         svm_params=None
         if args.svm_max_iter is None
@@ -362,7 +362,8 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument(
         "--restart",
         action="store_true",
-        help="discard the finished rows of --out instead of resuming",
+        help="discard the results in --out (the cached features are kept) "
+        "instead of resuming; needed when --out holds another study",
     )
     st.add_argument("--no-figures", action="store_true")
     _common(st)

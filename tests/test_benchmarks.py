@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,9 @@ def test_table_scripts_end_to_end(script, request, tmp_path, capsys):
     # short inputs reached the transformers
     cnn = next(r for r in rows if r["model"] == models[0])
     assert '"n_frames": 40' in cnn["transformer_params"]
+    # the frame-level back end of the published numbers, by default
+    study = json.loads((out / "study.json").read_text(encoding="utf-8"))
+    assert study["transformer_params"]["backend_averaging"] == "collapsed"
     nested = [r["nested_score"] not in ("", "nan") for r in rows]
     # nested CV only on the CV protocol, and not with --no-nested
     assert all(nested) == (script == "table_urbansound8k") and (
@@ -232,6 +236,18 @@ def test_table_script_resumes_and_validates(gtzan_home, tmp_path, capsys):
         gtzan.main([*args, "--models", "vgg19"])
     with pytest.raises(OSError, match="GTZAN"):
         gtzan.main(["--data-home", str(tmp_path / "nowhere"), "--out", str(out)])
+
+
+def test_table_scripts_backend_averaging_option():
+    common = _script("_common")
+    parser = common.study_parser(description="", experiment="table_x")
+    assert parser.parse_args([]).backend_averaging == "collapsed"
+    args = parser.parse_args(["--backend-averaging", "per_filter"])
+    assert args.backend_averaging == "per_filter"
+    assert "published frame-level numbers" in " ".join(parser.format_help().split())
+    assert (
+        parser.parse_args(["--restart"]).fresh is parser.parse_args(["--fresh"]).fresh
+    )
 
 
 def test_figure5_end_to_end(gtzan_all_home, tmp_path, capsys):

@@ -57,6 +57,15 @@ def test_study_folder(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "## Width ≈8" in printed and "| MFCC (baseline) | 120 |" in printed
 
+    # other folds into the same --out: refused, then --restart starts over
+    again = ["study", "folder", "--data-home", str(tree), "--out", str(out)]
+    again += options.replace("--n-splits 2", "--n-splits 4").split()
+    assert main(again) == 1
+    err = capsys.readouterr().err
+    assert "folds changed: n_splits 2 -> 4" in err and "--restart" in err
+    assert main([*again, "--restart"]) == 0
+    assert json.loads((out / "study.json").read_text())["folds"]["n_splits"] == 4
+
 
 def write_fsdd(root: Path, digits=(0, 1, 2), speakers=("ann", "bob"), takes=3) -> Path:
     rng = np.random.default_rng(0)

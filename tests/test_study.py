@@ -16,11 +16,17 @@ from sklearn.svm import SVC
 from sklearn.utils import Bunch
 
 import skaudio_random as sr
-from skaudio_random import _report, study
+from skaudio_random import study
 from skaudio_random._base import AudioFeatureTransformer
 from skaudio_random._cnn_base import RandomCNNBase
 from skaudio_random.architectures import ARCHITECTURES
-from skaudio_random.study import RESULT_COLUMNS, default_models, run_study
+from skaudio_random.study import (
+    RESULT_COLUMNS,
+    _protocol,
+    _report,
+    default_models,
+    run_study,
+)
 
 CLASSES = ("low", "mid", "high")
 FREQS = (220.0, 880.0, 2500.0)
@@ -295,7 +301,7 @@ def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypat
     (out / "results.csv").write_text("".join(kept) + lines[-1][:25])
 
     evaluated, transformed = [], []
-    real_evaluate = study._evaluate
+    real_evaluate = _protocol.evaluate
 
     def evaluate(*args, **kwargs):
         evaluated.append(1)
@@ -307,20 +313,21 @@ def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypat
         transformed.append(type(self).__name__)
         return real_transform(self, X)
 
-    monkeypatch.setattr(study, "_evaluate", evaluate)
+    monkeypatch.setattr(_protocol, "evaluate", evaluate)
     monkeypatch.setattr(AudioFeatureTransformer, "transform", transform)
-    again = run_study(
-        cv_bunch(tree),
-        models=MODELS,
-        widths=[8],
-        runs=2,
-        out=out,
-        device="cpu",
-        memory=result.out / "features",
-        transformer_params=PARAMS,
-        nested=False,
-        verbose=False,
-    )
+    with pytest.warns(UserWarning, match=r"results.csv: dropped 1 unreadable"):
+        again = run_study(
+            cv_bunch(tree),
+            models=MODELS,
+            widths=[8],
+            runs=2,
+            out=out,
+            device="cpu",
+            memory=result.out / "features",
+            transformer_params=PARAMS,
+            inner_splits=2,
+            verbose=False,
+        )
     assert len(evaluated) == 2 and transformed == ["SampleLevel"]
     assert again.n_computed == 2 and again.n_reused == 10
     rows = read_csv(out / "results.csv")
@@ -345,7 +352,7 @@ def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypat
         device="cpu",
         memory=result.out / "features",
         transformer_params=PARAMS,
-        nested=False,
+        inner_splits=2,
         verbose=False,
     )
     assert evaluated == [] and transformed == [] and third.n_computed == 0
@@ -527,7 +534,7 @@ def test_nested_cv_needs_enough_clips_per_class(tree, tmp_path):
 
 def test_svm_params_reach_the_svc():
     for fast in (True, False):
-        est, grid = study._classifier("svm", 0, fast, "cpu", {"max_iter": 7})
+        est, grid = _protocol.classifier("svm", 0, fast, "cpu", {"max_iter": 7})
         svc = est.named_steps["svm"]
         svc = svc.named_steps["svc"] if fast else svc
         assert svc.max_iter == 7
@@ -547,3 +554,263 @@ def test_bad_data(tree, tmp_path):
     data.protocol = "holdout"
     with pytest.raises(ValueError, match="'validation' or 'cv'; got 'holdout'"):
         run_study(data, out=tmp_path, verbose=False)
+
+
+# --------------------------------------------------------------------------- #
+# the identity of a study, the lock and damaged files
+# --------------------------------------------------------------------------- #
+def quick_study(data, out, **kwargs):
+    """MFCC + SVM, one run, no nested CV, no figures: a study in about a second."""
+    kw = dict(
+        models=["mfcc"],
+        widths=[8],
+        runs=1,
+        classifiers=["svm"],
+        nested=False,
+        figures=False,
+        device="cpu",
+        verbose=False,
+    )
+    return run_study(data, out=out, **{**kw, **kwargs})
+
+
+def test_resume_refuses_other_clips_with_the_same_count(tmp_path):
+    first = write_tree(tmp_path / "first", seed=0)
+    second = write_tree(tmp_path / "second", seed=1)
+    out = tmp_path / "out"
+    quick_study(cv_bunch(first), out)
+    # same dataset name, clip count and settings: only the audio differs
+    with pytest.raises(
+        ValueError,
+        match=r"clips changed \(18 files new: second/high/clip0.wav, .*18 files gone",
+    ) as exc:
+        quick_study(cv_bunch(second), out)
+    assert "restart=True" in str(exc.value) and "features" in str(exc.value)
+    fresh = quick_study(cv_bunch(second), out, restart=True)
+    alone = quick_study(cv_bunch(second), tmp_path / "alone")
+    assert fresh.n_reused == 0 and fresh.rows[0]["score"] == alone.rows[0]["score"]
+
+    # the same paths with new content in three of them
+    for k in range(3):
+        path = second / "low" / f"clip{k}.wav"
+        sf.write(path, np.zeros(4000, np.float32) + 0.01 * k, 8000)
+    with pytest.raises(
+        ValueError, match=r"3 files with other content: low/clip0.wav, low/clip1"
+    ):
+        quick_study(cv_bunch(second), out)
+
+
+def test_resume_refuses_other_folds_and_targets(tree, tmp_path):
+    out = tmp_path / "out"
+    quick_study(cv_bunch(tree), out)
+    assert quick_study(cv_bunch(tree), out).n_reused == 1  # same study: resumed
+    two = sr.load_audio_folder(tree, n_splits=2)
+    with pytest.raises(ValueError, match=r"folds changed: n_splits 3 -> 2"):
+        quick_study(two, out)
+    relabelled = cv_bunch(tree)
+    relabelled.target = relabelled.target.copy()
+    relabelled.target[:2] = relabelled.target[:2][::-1] + 1
+    with pytest.raises(ValueError, match=r"targets changed \(2 labels differ\)"):
+        quick_study(relabelled, out)
+    with pytest.raises(ValueError, match=r"svm_params: None -> \{'max_iter': 50\}"):
+        quick_study(cv_bunch(tree), out, svm_params={"max_iter": 50})
+    with pytest.raises(ValueError, match=r"nested: False -> True"):
+        quick_study(cv_bunch(tree), out, nested=True, inner_splits=2)
+
+
+def test_restart_discards_results_and_keeps_features(tree, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    quick_study(cv_bunch(tree), out, figures=True)
+    features = sorted((out / "features").rglob("*"))
+    assert features and (out / "figure_width8.png").exists()
+    computed = []
+    real = sr.MFCC._transform_clips
+
+    def counting(self, clips, names):
+        computed.append(len(clips))
+        return real(self, clips, names)
+
+    monkeypatch.setattr(sr.MFCC, "_transform_clips", counting)
+    two = sr.load_audio_folder(tree, n_splits=2)
+    again = quick_study(two, out, restart=True)
+    assert again.n_reused == 0 and again.n_computed == 1
+    assert computed == []  # every clip's features came from the cache
+    assert sorted((out / "features").rglob("*")) == features
+    assert not (out / "figure_width8.png").exists()  # the old study's figure
+    (row,) = read_csv(out / "results.csv")
+    assert json.loads((out / "study.json").read_text())["folds"]["n_splits"] == 2
+    assert float(row["score"]) == again.rows[0]["score"]
+
+
+def test_resume_is_deprecated(tree, tmp_path):
+    with pytest.warns(FutureWarning, match="use restart"):
+        quick_study(cv_bunch(tree), tmp_path, resume=False)
+
+
+def test_a_second_study_into_the_same_folder_stops_at_once(tree, tmp_path):
+    from filelock import FileLock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with FileLock(out / "study.lock"):  # as a running study holds it
+        with pytest.raises(BlockingIOError, match="another study is writing") as exc:
+            quick_study(cv_bunch(tree), out)
+    assert str(out) in str(exc.value) and "study.lock" in str(exc.value)
+    assert not (out / "results.csv").exists()
+    assert quick_study(cv_bunch(tree), out).n_computed == 1  # released: runs
+
+
+def test_two_processes_do_not_share_a_folder(tree, tmp_path):
+    import subprocess
+    import textwrap
+
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = textwrap.dedent(
+        f"""
+        import sys, time
+        from filelock import FileLock
+        with FileLock({str(out / "study.lock")!r}):
+            print("locked", flush=True)
+            sys.stdin.readline()
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(BlockingIOError, match="study.lock"):
+            quick_study(cv_bunch(tree), out)
+    finally:
+        proc.communicate("\n", timeout=30)
+
+
+@pytest.mark.parametrize("content", ["", "dataset,model,wid"])
+def test_empty_or_torn_header_results_csv_resumes(tree, tmp_path, content):
+    out = tmp_path / "out"
+    quick_study(cv_bunch(tree), out)
+    (out / "results.csv").write_text(content)  # a kill before the first row
+    if content:
+        with pytest.warns(UserWarning, match=r"results.csv: dropped a torn header"):
+            result = quick_study(cv_bunch(tree), out)
+    else:  # nothing was lost: no warning
+        result = quick_study(cv_bunch(tree), out)
+    assert result.n_computed == 1 and len(read_csv(out / "results.csv")) == 1
+
+
+def test_torn_last_line_is_dropped_with_a_warning(tree, tmp_path):
+    out = tmp_path / "out"
+    quick_study(cv_bunch(tree), out, classifiers=["svm", "elm"])
+    text = (out / "results.csv").read_text()
+    (out / "results.csv").write_text(text[: len(text) - 40])  # the ELM row, torn
+    with pytest.warns(UserWarning, match=r"results.csv: dropped 1 .*line 3"):
+        result = quick_study(cv_bunch(tree), out, classifiers=["svm", "elm"])
+    assert result.n_reused == 1 and result.n_computed == 1
+    assert [r["classifier"] for r in read_csv(out / "results.csv")] == ["svm", "elm"]
+
+
+def test_duplicate_rows_are_dropped(tree, tmp_path):
+    out = tmp_path / "out"
+    quick_study(cv_bunch(tree), out)
+    lines = (out / "results.csv").read_text().splitlines(keepends=True)
+    (out / "results.csv").write_text("".join(lines + lines[1:]))
+    with pytest.warns(UserWarning, match=r"line 3 \(a duplicate\)"):
+        result = quick_study(cv_bunch(tree), out)
+    assert result.n_reused == 1 and len(read_csv(out / "results.csv")) == 1
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [("", "is empty"), ('{"dataset": "a', "is not JSON"), ("[]", "list")],
+)
+def test_damaged_study_json(tree, tmp_path, content, problem):
+    out = tmp_path / "out"
+    quick_study(cv_bunch(tree), out)
+    (out / "study.json").write_text(content)
+    with pytest.raises(ValueError, match=problem) as exc:
+        quick_study(cv_bunch(tree), out)
+    text = str(exc.value)
+    assert str(out / "study.json") in text and "1 rows of" in text
+    assert "restart=True" in text and "cached features" in text
+    assert quick_study(cv_bunch(tree), out, restart=True).n_computed == 1
+    # without finished rows nothing is lost: the file is written again
+    (out / "study.json").write_text(content)
+    (out / "results.csv").write_text("")
+    assert quick_study(cv_bunch(tree), out).n_computed == 1
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"dataset,model,score\ngtzan,vgg,0.5\n", "another version of skaudio_random"),
+        (b"\xff\xfe\x00\x81 binary", "not a text file written by skaudio_random"),
+    ],
+)
+def test_results_of_another_version(tree, tmp_path, content, problem):
+    out = tmp_path / "out"
+    quick_study(cv_bunch(tree), out)
+    (out / "results.csv").write_bytes(content)
+    with pytest.raises(ValueError, match=problem) as exc:
+        quick_study(cv_bunch(tree), out)
+    assert str(out / "results.csv") in str(exc.value)
+    assert "restart=True" in str(exc.value) and "cached features" in str(exc.value)
+
+
+# --------------------------------------------------------------------------- #
+# published frame-level numbers beside per-filter runs
+# --------------------------------------------------------------------------- #
+def _summary_row(model, averaging):
+    params = {} if averaging is None else {"backend_averaging": averaging}
+    return {
+        "dataset": "gtzan",
+        "protocol": "validation",
+        "model": model,
+        "width": 3500,
+        "n_features": 3584,
+        "classifier": "svm",
+        "run": 0,
+        "score": 0.4,
+        "score_kind": "test",
+        "nested_score": math.nan,
+        "selection_score": 0.4,
+        "feature_seconds": 1.0,
+        "fit_seconds": 1.0,
+        "transformer_params": json.dumps(params),
+    }
+
+
+@pytest.mark.parametrize(
+    "averaging, marked", [("per_filter", True), (None, True), ("collapsed", False)]
+)
+def test_paper_frame_level_numbers_are_marked_beside_per_filter_runs(averaging, marked):
+    rows = [_summary_row("frame_level", averaging), _summary_row("vgg", None)]
+    models = ["frame_level", "vgg"]
+    summary = _report.summarise(rows, models, [3500], ["svm"])
+    text = _report.markdown_report(
+        info={"dataset": "gtzan", "protocol": "validation", "facts": {}},
+        summary=summary,
+        tests=[],
+        widths=[3500],
+        classifiers=["svm"],
+        figures={},
+    )
+    assert ("| 39.9† |" in text) is marked and ("| 39.9 |" in text) is not marked
+    assert "| 59.6 |" in text  # VGG's number is comparable
+    assert ("† Not comparable" in text) is marked
+    if marked:
+        assert "backend_averaging='per_filter'" in text and "SPEC §9" in text
+
+
+def test_rows_record_the_backend_averaging(tree, tmp_path):
+    result = quick_study(
+        cv_bunch(tree),
+        tmp_path,
+        models=["frame_level"],
+        transformer_params={"n_samples": 6000},
+    )
+    used = json.loads(result.rows[0]["transformer_params"])
+    assert used["backend_averaging"] == "per_filter"

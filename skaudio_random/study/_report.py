@@ -1,4 +1,4 @@
-"""Tables, t-tests and figures of a study (see :func:`skaudio_random.study.run_study`).
+"""Tables, t-tests, figures and files of a study (see ``run_study``).
 
 Everything here works on the rows of ``results.csv`` (one dict per dataset,
 model, width, classifier and run) and never touches audio or models.
@@ -7,6 +7,9 @@ model, width, classifier and run) and never touches audio or models.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime
+import json
 import math
 import warnings
 from collections.abc import Sequence
@@ -15,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "StudyResult",
     "DISPLAY_NAMES",
     "PAPER_PAIRS",
     "paper_number",
@@ -102,6 +106,30 @@ def _is_paper_protocol(dataset: str, protocol: str) -> bool:
     return dataset in _PAPER_3500 and (dataset != "gtzan" or protocol == "validation")
 
 
+#: Marks a published number obtained with another setting than the run's.
+PAPER_MARK = "†"
+# The frame-level models' published numbers came from the authors' collapsed
+# back-end averaging (SPEC section 9); rows without a recorded setting used the
+# default, "per_filter".
+_PAPER_BACKEND = "collapsed"
+_BACKEND_MODELS = ("frame_level", "frame_level_many_shapes")
+
+
+def paper_caveat(row: dict) -> str | None:
+    """Why a row is not comparable with the published number, or ``None``.
+
+    The published frame-level numbers come from the authors' collapsed back-end
+    averaging; a row computed with ``backend_averaging="per_filter"`` is marked.
+    """
+    params = row.get("transformer_params") or "{}"
+    params = json.loads(params) if isinstance(params, str) else dict(params)
+    default = "per_filter" if row["model"] in _BACKEND_MODELS else None
+    averaging = params.get("backend_averaging", default)
+    if averaging is None or averaging == _PAPER_BACKEND:
+        return None
+    return f"backend_averaging={averaging!r}"
+
+
 def paper_number(dataset, protocol, model, width, classifier) -> float | None:
     """The published accuracy (%) for one cell, or ``None`` when there is none.
 
@@ -153,6 +181,7 @@ def summarise(rows: Sequence[dict], models, widths, classifiers) -> list[dict]:
             mean, std, n = _mean_std(r["score"] for r in group)
             nmean, nstd, nn = _mean_std(r["nested_score"] for r in group)
             smean, _, _ = _mean_std(r["selection_score"] for r in group)
+            paper = paper_number(first["dataset"], first["protocol"], model, width, clf)
             out.append(
                 {
                     "dataset": first["dataset"],
@@ -169,9 +198,8 @@ def summarise(rows: Sequence[dict], models, widths, classifiers) -> list[dict]:
                     "nested_std": nstd,
                     "n_nested": nn,
                     "selection_mean": smean,
-                    "paper": paper_number(
-                        first["dataset"], first["protocol"], model, width, clf
-                    ),
+                    "paper": paper,
+                    "paper_caveat": None if paper is None else paper_caveat(first),
                     "runs": [r["score"] for r in group],
                     "feature_seconds": float(
                         np.nansum([r["feature_seconds"] for r in group])
@@ -345,7 +373,8 @@ def _width_table(summary, width, classifiers, protocol) -> list[str]:
             for c in clfs:
                 s = cells.get((m, c))
                 p = None if s is None else s["paper"]
-                row.append("—" if p is None else f"{p:.1f}")
+                mark = PAPER_MARK if p is not None and s["paper_caveat"] else ""
+                row.append("—" if p is None else f"{p:.1f}{mark}")
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -406,6 +435,17 @@ def markdown_report(*, info: dict, summary, tests, widths, classifiers, figures)
             "",
             "Paper columns: SPEC §7.3, read from the figures of the authors' "
             "README (±0.3 points); the ≈120 CNN numbers were never published.",
+        ]
+    caveats = sorted({s["paper_caveat"] for s in summary if s.get("paper_caveat")})
+    if caveats:
+        lines += [
+            "",
+            f"{PAPER_MARK} Not comparable: the published frame-level numbers came "
+            "from the authors' code, which collapsed each back-end layer to one "
+            "average (SPEC §9); this run used "
+            f"{', '.join(caveats)}. `transformer_params="
+            '{"backend_averaging": "collapsed"}` reproduces the published setting '
+            "(the default of the benchmarks/table_*.py scripts).",
         ]
     lines += ["", "## Two-sample t-tests", ""]
     if not tests:
@@ -520,3 +560,185 @@ def plot_width(summary, width, classifiers, path: Path, *, title: str) -> Path |
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
+
+
+# --------------------------------------------------------------------------- #
+# the study's files
+# --------------------------------------------------------------------------- #
+@dataclasses.dataclass
+class StudyResult:
+    """What :func:`~skaudio_random.study.run_study` returns; ``out`` holds the same.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One per dataset, model, width, classifier and run (the rows of
+        ``results.csv`` this study asked for; MFCC rows have ``width=None``).
+    summary : list of dict
+        Per model, width and classifier: ``mean``, ``std`` (sample std over
+        runs), ``n_runs``, ``nested_mean``, ``nested_std``, ``paper`` (the
+        published number, or ``None``), ``paper_caveat`` (why the published
+        number was obtained otherwise, e.g. ``"backend_averaging='per_filter'"``,
+        or ``None``), ...
+    ttests : list of dict
+        The two-sample t-tests of ``ttests.csv``.
+    out : pathlib.Path
+        The results folder.
+    files : dict of str to pathlib.Path
+        The files written (``"results.csv"``, ``"results.md"``, ``"summary.csv"``,
+        ``"ttests.csv"``, ``"figure_width120.png"``, ...).
+    report : str
+        The text of ``results.md``.
+    n_computed, n_reused : int
+        Rows computed by this call, and rows found from an earlier call.
+    seconds : float
+        Wall time of the call.
+    """
+
+    rows: list[dict]
+    summary: list[dict]
+    ttests: list[dict]
+    out: Path
+    files: dict[str, Path] = dataclasses.field(default_factory=dict)
+    report: str = ""
+    n_computed: int = 0
+    n_reused: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return self.report
+
+
+def classifier_desc(classifiers, fast_svm, svm_params) -> str:
+    """How the classifiers were set up, for the facts of results.md."""
+    text = {
+        "svm": "SVM: the paper's 32-point grid"
+        + (" (kernels precomputed in torch)" if fast_svm else "")
+        + (f", SVC{svm_params}" if svm_params else ""),
+        "elm": "ELM: the paper's 6 hidden-layer sizes",
+    }
+    return "; ".join(text[c] for c in classifiers) + "; no feature scaling"
+
+
+def input_desc(data, tparams) -> str:
+    """What the transformers were given, for the facts of results.md."""
+    shared = ", ".join(f"{k}={v}" for k, v in sorted(tparams["shared"].items()))
+    text = f"CNNs: fix_length={data.fix_length!r}, " + (
+        shared or "the paper's lengths (350000 samples / 1376 frames, about 29 s)"
+    )
+    for m, p in sorted(tparams["per_model"].items()):
+        text += f"; {m}: {p}"
+    if "mfcc" not in tparams["per_model"]:
+        text += "; MFCC: whole clips"
+    return text
+
+
+def write_report(
+    rows,
+    data,
+    models,
+    widths,
+    classifiers,
+    out,
+    *,
+    runs,
+    device,
+    version,
+    make_figures,
+    input_text,
+    classifier_text,
+) -> StudyResult:
+    """Write summary.csv, ttests.csv, the figures and results.md of ``rows``."""
+    summary = summarise(rows, models, widths, classifiers)
+    tests = ttests(rows, models, widths, classifiers)
+    files = {"results.csv": out / "results.csv"}
+    files["summary.csv"] = write_csv(
+        out / "summary.csv",
+        summary,
+        [
+            "dataset",
+            "model",
+            "width",
+            "n_features",
+            "classifier",
+            "protocol",
+            "score_kind",
+            "n_runs",
+            "mean",
+            "std",
+            "nested_mean",
+            "nested_std",
+            "selection_mean",
+            "paper",
+            "paper_caveat",
+            "runs",
+            "feature_seconds",
+            "fit_seconds",
+        ],
+    )
+    files["ttests.csv"] = write_csv(
+        out / "ttests.csv",
+        tests,
+        [
+            "width",
+            "classifier",
+            "metric",
+            "model_a",
+            "model_b",
+            "n_a",
+            "n_b",
+            "mean_a",
+            "mean_b",
+            "t",
+            "p",
+            "note",
+        ],
+    )
+    figs = {}
+    if make_figures:
+        kind = (
+            "test accuracy"
+            if data.protocol == "validation"
+            else "best mean CV accuracy (paper protocol)"
+        )
+        for w in widths:
+            path = plot_width(
+                summary,
+                w,
+                classifiers,
+                out / f"figure_width{w}.png",
+                title=f"{data.name}, width ≈{w}\n{kind}, mean ± std over {runs} runs",
+            )
+            if path is not None:
+                figs[w] = files[path.name] = path
+    n_test = len(data.test_target) if data.protocol == "validation" else 0
+    facts = {
+        "clips": f"{len(data.target)}"
+        + (f" (+ {n_test} test)" if n_test else "")
+        + (
+            f", a stratified random subset of {data.subset_of}"
+            if getattr(data, "subset_of", None)
+            else ""
+        ),
+        "classes": len(np.unique(data.target)),
+        "protocol": f"{data.protocol} ({data.cv!r})",
+        "runs": f"{runs} (random_state 0..{runs - 1})",
+        "input": input_text,
+        "classifiers": classifier_text,
+        "device": device,
+        "skaudio_random": version,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+    }
+    report = markdown_report(
+        info={"dataset": data.name, "protocol": data.protocol, "facts": facts},
+        summary=summary,
+        tests=tests,
+        widths=widths,
+        classifiers=classifiers,
+        figures=figs,
+    )
+    files["results.md"] = out / "results.md"
+    files["results.md"].write_text(report, encoding="utf-8")
+    return StudyResult(
+        rows=rows, summary=summary, ttests=tests, out=out, files=files, report=report
+    )
