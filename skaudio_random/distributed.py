@@ -233,9 +233,11 @@ def gpu_worker_specs(gpu_ids: Sequence[str], *, cpus: int | None = None) -> dict
 def make_gpu_cluster(n_gpus: int | None = None):
     """A local cluster with one worker process per GPU.
 
-    Uses dask-cuda's ``LocalCUDACluster`` when it is installed (it also pins
-    each worker to the CPU cores near its GPU); otherwise a
-    :class:`distributed.SpecCluster` of :func:`gpu_worker_specs`.
+    Uses dask-cuda's ``LocalCUDACluster`` when it is installed (one thread per
+    worker, each worker pinned to its GPU and the CPU cores near it); otherwise
+    a :class:`distributed.SpecCluster` of :func:`gpu_worker_specs`. Either way
+    a worker runs one featurization task at a time on its own GPU, which
+    ``device="auto"`` selects.
 
     Parameters
     ----------
@@ -254,9 +256,7 @@ def make_gpu_cluster(n_gpus: int | None = None):
                 "options": {"dashboard_address": ":0"},
             },
         )
-    return LocalCUDACluster(
-        CUDA_VISIBLE_DEVICES=",".join(ids), resources={"GPU": 1}, dashboard_address=":0"
-    )
+    return LocalCUDACluster(CUDA_VISIBLE_DEVICES=",".join(ids), dashboard_address=":0")
 
 
 # --------------------------------------------------------------------------- #

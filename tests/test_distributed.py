@@ -6,6 +6,7 @@ process, and two worker processes (started once; one is killed on purpose).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from skaudio_random.distributed import (
     dask_client,
     gpu_worker_specs,
     make_client,
+    make_gpu_cluster,
     search_backend,
     transform_distributed,
 )
@@ -250,6 +252,19 @@ def test_gpu_workers_one_gpu_each(monkeypatch):
     assert _visible_gpus(2) == ["2", "5"]
     with pytest.raises(ValueError, match="4 GPU worker"):
         _visible_gpus(4)
+    # without dask-cuda: a SpecCluster of those specs, one worker per visible GPU
+    if importlib.util.find_spec("dask_cuda") is None:
+        captured = {}
+
+        def fake_spec_cluster(**kwargs):
+            captured.update(kwargs)
+            return "cluster"
+
+        monkeypatch.setattr(distributed, "SpecCluster", fake_spec_cluster)
+        assert make_gpu_cluster(2) == "cluster"
+        assert sorted(captured["workers"]) == ["gpu-2", "gpu-5"]
+        env = captured["workers"]["gpu-5"]["options"]["env"]
+        assert env["CUDA_VISIBLE_DEVICES"] == "5"
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     monkeypatch.setattr("torch.cuda.device_count", lambda: 0)
     with pytest.raises(ValueError, match="no CUDA device is visible"):
