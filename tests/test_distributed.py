@@ -19,7 +19,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from skaudio_random import MFCC, Timbral, make_kernel_svc
+from skaudio_random import MFCC, VGG, Timbral, make_kernel_svc
 from skaudio_random.distributed import (
     _visible_gpus,
     dask_client,
@@ -125,6 +125,14 @@ def test_thread_cluster_waveforms_single_transformer(thread_client):
     est = Timbral(**CNN_PARAMS)
     F = transform_distributed(est, X, client=thread_client)  # default chunk size
     np.testing.assert_array_equal(F, est.transform(X))
+
+
+def test_batchnorm_chunks_follow_the_batches(files, thread_client):
+    # VGG's batch statistics depend on the batch: chunks of 3 are rounded up to 4,
+    # two whole batches of 2, so every batch is the one of a local run
+    est = VGG(width=16, n_frames=40, batchnorm="batch", batch_size=2, random_state=0)
+    F = transform_distributed(est, files, client=thread_client, chunk_size=3)
+    np.testing.assert_array_equal(F, est.transform(files))
 
 
 def test_process_cluster_bitwise_equal_and_cached(
