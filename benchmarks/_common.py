@@ -216,3 +216,26 @@ def _run(args, data, tparams):
         transformer_params=tparams,
         restart=args.fresh,
     )
+
+
+def cpu_model_name() -> str:
+    """The CPU's model name as ``lscpu`` gives it (``/proc/cpuinfo`` as a fallback)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["lscpu"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout
+        for line in out.splitlines():
+            if line.strip().startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
