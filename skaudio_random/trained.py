@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from ._input import AudioInput, iter_decoded_batches, n_decode_workers
 from ._utils import make_generator, resolve_device, seed_from_random_state
 from .architectures import ARCHITECTURES, nf_for_width
-from .architectures._blocks import RandomFeatureNet, truncated_normal_
+from .architectures._blocks import N_MELS, RandomFeatureNet, truncated_normal_
 from .audio import fix_length
 from .spectrogram import LogMelSpectrogram
 
@@ -133,9 +133,23 @@ def build_network(
 
 
 class _NetworkWithHead(nn.Module):
-    """Feature network, then a linear layer on its pooled features."""
+    """Feature network, then a linear layer on its standardised pooled features.
 
-    def __init__(self, features: nn.Module, n_features: int, n_classes: int, seed: int):
+    The standardisation (``feature_mean``, ``feature_scale``) is fixed before
+    training from the untrained network's features of the training clips
+    (:meth:`standardise_on`); it is an affine map, so the head stays linear in
+    the pooled features, but its outputs start at a sane scale whatever the
+    magnitude of the features (the log-mel input is in dB).
+    """
+
+    def __init__(
+        self,
+        features: nn.Module,
+        n_features: int,
+        n_classes: int,
+        seed: int,
+        input_kind: str = "waveform",
+    ):
         super().__init__()
         self.features = features
         self.head = nn.Linear(n_features, n_classes)
@@ -145,8 +159,39 @@ class _NetworkWithHead(nn.Module):
         with torch.no_grad():
             for p in (self.head.weight, self.head.bias):
                 p.copy_(torch.rand(p.shape, generator=gen) * 2 * bound - bound)
+        self.register_buffer("feature_mean", torch.zeros(n_features))
+        self.register_buffer("feature_scale", torch.ones(n_features))
+        shape = (N_MELS, 1) if input_kind == "mel" else (1,)
+        self.register_buffer("input_mean", torch.zeros(shape))
+        self.register_buffer("input_scale", torch.ones(shape))
+
+    def standardise_on(
+        self, x: Tensor, batch_size: int, device, *, inputs: bool = False
+    ) -> None:
+        """Fix the standardisation of the pooled features (and, if ``inputs``,
+        of the inputs: per mel band for log-mel, one for waveforms) from ``x``."""
+        if inputs:
+            dims = (0, 2) if x.ndim == 3 else tuple(range(x.ndim))
+            std, mean = torch.std_mean(x.double(), dim=dims, correction=0)
+            shape = self.input_mean.shape
+            self.input_mean.copy_(mean.float().reshape(shape))
+            self.input_scale.copy_(_nonzero(std).float().reshape(shape))
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            feats = torch.cat(
+                [
+                    self.pooled(x[k : k + batch_size].to(device)).double().cpu()
+                    for k in range(0, len(x), batch_size)
+                ]
+            )
+        std, mean = torch.std_mean(feats, dim=0, correction=0)
+        self.feature_mean.copy_(mean.float())
+        self.feature_scale.copy_(_nonzero(std).float())
+        self.train(was_training)
 
     def pooled(self, x: Tensor) -> Tensor:
+        x = (x - self.input_mean) / self.input_scale
         if isinstance(self.features, RandomFeatureNet):
             # the plain differentiable forward: the fast CPU path is
             # inference-only (and caches matrices of the weights)
@@ -154,7 +199,12 @@ class _NetworkWithHead(nn.Module):
         return self.features(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.pooled(x))
+        return self.head((self.pooled(x) - self.feature_mean) / self.feature_scale)
+
+
+def _nonzero(std: Tensor) -> Tensor:
+    """``std`` with (near) zeros replaced by 1: constant values are only centred."""
+    return torch.where(std > 1e-6 * std.max().clamp_min(1e-30), std, 1.0)
 
 
 def _pooled_width(features: nn.Module, x: Tensor) -> int:
@@ -304,10 +354,15 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
     at ``sr``, brought to ``n_frames`` / ``n_samples`` by ``fix_length``), the
     same network drawn the paper's way from ``random_state``, ending with the
     paper's pooled features (the time average of every feature map), then a
-    linear layer to the classes. All of it is trained with Adam on the
-    cross-entropy, in mini-batches, for at most ``max_epochs`` epochs, with
-    early stopping on a stratified held-out part of the training data; the
-    weights of the epoch with the lowest held-out loss are kept.
+    linear layer to the classes. The pooled features are standardised before
+    the linear layer with their mean and standard deviation over the training
+    clips under the untrained network, fixed from then on (an affine map, so
+    the head stays linear, but its outputs start small whatever the scale of
+    the features); see ``input_scaling`` for the input. All of it is trained
+    with Adam on the cross-entropy, in mini-batches, for at most
+    ``max_epochs`` epochs, with early stopping on a stratified held-out part
+    of the training data; the weights of the epoch with the lowest held-out
+    loss are kept.
 
     Parameters
     ----------
@@ -327,6 +382,12 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
     init : {"paper", "network"}, default="paper"
         Initialisation of a user network's convolutions (see
         :func:`build_network`).
+    input_scaling : {"standard", "none"}, default="standard"
+        ``"standard"`` standardises the network's input before the first
+        layer with a fixed mean and standard deviation over the training
+        clips (per mel band for log-mel, one pair for waveforms), the usual
+        practice for training; ``"none"`` feeds the paper's input unchanged
+        (dB log-mel, raw waveform), exactly as the random features see it.
     n_frames : int, default=1376
         Log-mel frames per clip (mel networks).
     n_samples : int, default=350000
@@ -431,6 +492,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         "network": [callable, None],
         "input_kind": [StrOptions({"auto", *INPUT_KINDS})],
         "init": [StrOptions({"paper", "network"})],
+        "input_scaling": [StrOptions({"standard", "none"})],
         "n_frames": [Interval(Integral, 1, None, closed="left")],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "sr": [Interval(Integral, 1, None, closed="left")],
@@ -465,6 +527,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         network=None,
         input_kind="auto",
         init="paper",
+        input_scaling="standard",
         n_frames=1376,
         n_samples=350000,
         sr=12000,
@@ -486,6 +549,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         self.network = network
         self.input_kind = input_kind
         self.init = init
+        self.input_scaling = input_scaling
         self.n_frames = n_frames
         self.n_samples = n_samples
         self.sr = sr
@@ -620,12 +684,14 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
             val_y = torch.from_numpy(y_idx[val_idx]) if len(val_idx) else None
 
         n_features = _pooled_width(features, train_x[:1])
-        model = _NetworkWithHead(features, n_features, len(classes), seed)
-        self.classes_ = classes
-        self.n_features_ = n_features
-        fingerprint = self._fingerprint(train_x, train_y, val_x, val_y, seed)
+        model = _NetworkWithHead(
+            features, n_features, len(classes), seed, self.input_kind_
+        )
+        fingerprint = self._fingerprint(train_x, train_y, val_x, val_y, seed, classes)
         self._train(model, train_x, train_y, val_x, val_y, seed, device, fingerprint)
         self.network_ = model.cpu().eval()
+        self.classes_ = classes
+        self.n_features_ = n_features
         return self
 
     def _split(self, y_idx: np.ndarray, classes: np.ndarray, seed: int):
@@ -665,7 +731,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         )
         return np.sort(train), np.sort(val)
 
-    def _fingerprint(self, train_x, train_y, val_x, val_y, seed) -> str:
+    def _fingerprint(self, train_x, train_y, val_x, val_y, seed, classes) -> str:
         """A hash of the data and of every parameter a resumed fit must keep."""
         h = hashlib.blake2b(digest_size=20)
         params = {
@@ -680,7 +746,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
             if t is not None:
                 h.update(repr(tuple(t.shape)).encode())
                 h.update(t.contiguous().numpy().tobytes())
-        h.update(repr(self.classes_.tolist()).encode())
+        h.update(repr(classes.tolist()).encode())
         return h.hexdigest()
 
     # -- the training loop -----------------------------------------------------
@@ -703,18 +769,25 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         path = None
         if self.checkpoint_dir is not None:
             path = Path(self.checkpoint_dir) / _CHECKPOINT
-            if path.exists():
-                saved = torch.load(path, map_location="cpu", weights_only=False)
-                if saved.get("fingerprint") != fingerprint:
-                    raise ValueError(
-                        f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r} holds the "
-                        "checkpoint of another fit (other data or parameters); use "
-                        "another folder or delete it to start over."
-                    )
-                model.load_state_dict(saved["model"])
-                optimizer.load_state_dict(saved["optimizer"])
-                shuffle.set_state(saved["shuffle"])
-                state = saved["state"]
+        if path is None or not path.exists():
+            model.standardise_on(
+                train_x,
+                self.batch_size,
+                device,
+                inputs=self.input_scaling == "standard",
+            )
+        else:
+            saved = torch.load(path, map_location="cpu", weights_only=False)
+            if saved.get("fingerprint") != fingerprint:
+                raise ValueError(
+                    f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r} holds the "
+                    "checkpoint of another fit (other data or parameters); use "
+                    "another folder or delete it to start over."
+                )
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            shuffle.set_state(saved["shuffle"])
+            state = saved["state"]
         early = val_x is not None
         done = state["stop_reason"] == "early_stopping"
         first = state["epoch"] + 1
@@ -841,7 +914,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_clips, n_classes), float64
             Columns follow ``classes_``.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, ["network_", "classes_"])
         inputs = self._inputs(X)
         device = resolve_device(self.device)
         model = self.network_.to(device)

@@ -109,6 +109,29 @@ def test_fit_predict_proba_and_attributes():
     assert all(math.isfinite(h["val_accuracy"]) for h in clf.history_)
 
 
+@pytest.mark.parametrize("input_scaling", ["none", "standard"])
+def test_inputs_and_pooled_features_are_standardised_on_the_training_clips(
+    input_scaling,
+):
+    X, y = _clips()
+    clf = _clf(max_epochs=1, validation_fraction=0, input_scaling=input_scaling)
+    net = clf.fit(X, y).network_
+    x = prepare_inputs(X, "mel", length=N_FRAMES).double()
+    if input_scaling == "standard":  # per mel band, over clips and frames
+        std, mean = torch.std_mean(x, dim=(0, 2), correction=0, keepdim=True)
+        torch.testing.assert_close(net.input_mean, mean[0].float())
+        torch.testing.assert_close(net.input_scale, std[0].float())
+        x = (x - mean) / std
+    else:
+        assert torch.all(net.input_mean == 0) and torch.all(net.input_scale == 1)
+    with torch.no_grad():
+        untrained = build_network("vgg", width=16, random_state=0)
+        feats = untrained(x.float(), reference=True).double()
+    std, mean = torch.std_mean(feats, dim=0, correction=0)
+    torch.testing.assert_close(net.feature_mean, mean.float(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(net.feature_scale, std.float(), rtol=1e-4, atol=1e-4)
+
+
 def test_same_seed_same_predictions_new_seed_differs():
     X, y = _clips()
     a = _clf(max_epochs=2).fit(X, y).predict_proba(X)
