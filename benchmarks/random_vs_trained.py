@@ -37,10 +37,16 @@ with ``--patience`` (default 3), ``--max-clips`` (a stratified subset),
 architectures at a tiny width on 60 shipped digits in about a minute (the
 test suite runs it).
 
+Training dominates the cost: about (clips in the training folds) x (epochs)
+x (outer folds) forward and backward passes per architecture. On a small CPU,
+start with a subset and fewer folds, e.g. ``--max-clips 1000 --folds 3``, and
+raise them when the time allows; the budget is printed with the table.
+
 Usage::
 
     python benchmarks/random_vs_trained.py --datasets fsdd philharmonia
-    python benchmarks/random_vs_trained.py --datasets fsdd --max-clips 1000
+    python benchmarks/random_vs_trained.py --datasets fsdd --max-clips 1000 \\
+        --folds 3 --threads 2
     python benchmarks/random_vs_trained.py --quick --results /tmp/RESULTS.md
 """
 

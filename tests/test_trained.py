@@ -469,3 +469,16 @@ def test_evaluate_trained_cv_and_validation_protocols():
     del val["test_target"]
     with pytest.raises(ValueError, match="needs data.test_target"):
         evaluate_trained(val, est)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_fit_predict_and_resume_on_cpu(tmp_path):
+    X, y = _clips()
+    gpu = _clf(device="cuda", max_epochs=1, checkpoint_dir=tmp_path).fit(X, y)
+    assert next(gpu.network_.parameters()).device.type == "cpu"  # kept on the CPU
+    proba = gpu.predict_proba(X)  # GPU kernels are not bitwise reproducible
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # a checkpoint written on the GPU resumes on the CPU (device may change)
+    resumed = _clf(device="cpu", max_epochs=2, checkpoint_dir=tmp_path).fit(X, y)
+    assert resumed.n_epochs_ == 2
