@@ -47,6 +47,7 @@ from .kernels import (
 from .mfcc import MFCC
 from .spectrogram import LogMelSpectrogram, log_mel_spectrogram
 from .study import StudyResult, run_study
+from .trained import TrainedNetworkClassifier
 
 __version__ = "0.1.0.dev0"
 
@@ -68,6 +69,7 @@ __all__ = [
     "log_mel_spectrogram",
     "LogMelSpectrogram",
     "ELMClassifier",
+    "TrainedNetworkClassifier",
     "paper_svm_grid",
     "paper_elm_grid",
     "PrecomputedKernel",

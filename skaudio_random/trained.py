@@ -1,0 +1,947 @@
+"""The random-weight networks trained end to end: the premise's other half.
+
+Pons & Serra (2019), "Randomly weighted CNNs for (music) audio classification",
+ICASSP, compare architectures with random weights because, following Saxe et
+al. (2011), "On random weights and unsupervised feature learning", the accuracy
+of random-weight features tends to follow that of the same architecture
+trained end to end. :class:`TrainedNetworkClassifier` trains that same
+architecture (same input, same layers, the paper's initialisation) with a
+linear head on the paper's pooled features, so the premise can be checked on
+one's own data (see :mod:`skaudio_random.premise`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import warnings
+from collections.abc import Callable
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from ._input import AudioInput, iter_decoded_batches, n_decode_workers
+from ._utils import make_generator, resolve_device, seed_from_random_state
+from .architectures import ARCHITECTURES, nf_for_width
+from .architectures._blocks import N_MELS, RandomFeatureNet, truncated_normal_
+from .audio import fix_length
+from .spectrogram import LogMelSpectrogram
+
+__all__ = ["TrainedNetworkClassifier", "build_network", "prepare_inputs"]
+
+INPUT_KINDS = ("mel", "waveform")
+#: fix_length modes that give every clip the same length (training needs batches).
+TRAIN_FIX_LENGTH = ("crop", "repeat", "zero")
+_CHECKPOINT = "checkpoint.pt"
+_CHECKPOINT_FORMAT = 1
+_CONVS = (nn.Conv1d, nn.Conv2d)
+
+
+# --------------------------------------------------------------------------- #
+# the network
+# --------------------------------------------------------------------------- #
+def paper_init_(module: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Draw every convolution of ``module`` the paper's way, in place.
+
+    Weights N(0, 2.6 / fan_in) truncated at +-2 sigma, biases zero (SPEC
+    section 3.1), drawn from ``generator`` in registration order, as the
+    built-in networks draw theirs. Other layers keep their own initialisation.
+    """
+    for layer in module.modules():
+        if isinstance(layer, _CONVS):
+            w = layer.weight
+            truncated_normal_(w, math.sqrt(2.6 / w[0].numel()), generator)
+            if layer.bias is not None:
+                with torch.no_grad():
+                    layer.bias.zero_()
+    return module
+
+
+def build_network(
+    architecture: str = "vgg",
+    *,
+    network: Callable[[], nn.Module] | None = None,
+    width: int = 120,
+    random_state: int = 0,
+    init: str = "paper",
+) -> nn.Module:
+    """The feature network of a :class:`TrainedNetworkClassifier`, untrained.
+
+    The one place where a classifier gets its network, so that any source of
+    architectures (the registry, a user factory) can be routed through it.
+
+    Parameters
+    ----------
+    architecture : str, default="vgg"
+        A key of :data:`skaudio_random.architectures.ARCHITECTURES`; used when
+        ``network`` is None.
+    network : callable, default=None
+        ``network()`` returns an ``nn.Module`` whose ``forward(x)`` maps a batch
+        of inputs to pooled features ``(batch, n_features)``. It is called
+        with torch's global generator seeded from ``random_state`` (and
+        restored afterwards), so its own initialisation is reproducible too.
+    width : int, default=120
+        Feature-vector length of a registry architecture (the paper's filter
+        counts at 120 and 3500); ignored for ``network``.
+    random_state : int, default=0
+        Seed of the weights, drawn on the CPU.
+    init : {"paper", "network"}, default="paper"
+        For ``network``: ``"paper"`` redraws every Conv1d/Conv2d the paper's way
+        (:func:`paper_init_`); ``"network"`` keeps the factory's own weights.
+        Registry architectures always use the paper's initialisation.
+
+    Returns
+    -------
+    nn.Module
+        On the CPU, with every parameter requiring gradients.
+
+    Examples
+    --------
+    >>> net = build_network("vgg", width=40, random_state=0)
+    >>> net(torch.zeros(2, 96, 30), reference=True).shape
+    torch.Size([2, 40])
+    """
+    seed = int(random_state)
+    if network is None:
+        spec = ARCHITECTURES[architecture]
+        nf = nf_for_width(architecture, int(width))
+        net = spec.build(nf, generator=make_generator(seed))
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = network()
+        if not isinstance(net, nn.Module):
+            raise TypeError(
+                f"network must be a callable returning a torch.nn.Module; "
+                f"{network!r} returned {type(net).__name__}."
+            )
+        if init == "paper":
+            paper_init_(net, make_generator(seed))
+    return net.requires_grad_(True)
+
+
+class _NetworkWithHead(nn.Module):
+    """Feature network, then a linear layer on its standardised pooled features.
+
+    The standardisation (``feature_mean``, ``feature_scale``) is fixed before
+    training from the untrained network's features of the training clips
+    (:meth:`standardise_on`); it is an affine map, so the head stays linear in
+    the pooled features, but its outputs start at a sane scale whatever the
+    magnitude of the features (the log-mel input is in dB).
+    """
+
+    def __init__(
+        self,
+        features: nn.Module,
+        n_features: int,
+        n_classes: int,
+        seed: int,
+        input_kind: str = "waveform",
+    ):
+        super().__init__()
+        self.features = features
+        self.head = nn.Linear(n_features, n_classes)
+        # torch's default Linear init, drawn from the seed (global RNG untouched)
+        bound = 1.0 / math.sqrt(n_features)
+        gen = make_generator(seed + 1)
+        with torch.no_grad():
+            for p in (self.head.weight, self.head.bias):
+                p.copy_(torch.rand(p.shape, generator=gen) * 2 * bound - bound)
+        self.register_buffer("feature_mean", torch.zeros(n_features))
+        self.register_buffer("feature_scale", torch.ones(n_features))
+        shape = (N_MELS, 1) if input_kind == "mel" else (1,)
+        self.register_buffer("input_mean", torch.zeros(shape))
+        self.register_buffer("input_scale", torch.ones(shape))
+
+    def standardise_on(
+        self, x: Tensor, batch_size: int, device, *, inputs: bool = False
+    ) -> None:
+        """Fix the standardisation of the pooled features (and, if ``inputs``,
+        of the inputs: per mel band for log-mel, one for waveforms) from ``x``."""
+        if inputs:
+            dims = (0, 2) if x.ndim == 3 else tuple(range(x.ndim))
+            std, mean = torch.std_mean(x.double(), dim=dims, correction=0)
+            shape = self.input_mean.shape
+            self.input_mean.copy_(mean.float().reshape(shape))
+            self.input_scale.copy_(_nonzero(std).float().reshape(shape))
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            feats = torch.cat(
+                [
+                    self.pooled(x[k : k + batch_size].to(device)).double().cpu()
+                    for k in range(0, len(x), batch_size)
+                ]
+            )
+        std, mean = torch.std_mean(feats, dim=0, correction=0)
+        self.feature_mean.copy_(mean.float())
+        self.feature_scale.copy_(_nonzero(std).float())
+        self.train(was_training)
+
+    def pooled(self, x: Tensor) -> Tensor:
+        x = (x - self.input_mean) / self.input_scale
+        if isinstance(self.features, RandomFeatureNet):
+            # the plain differentiable forward: the fast CPU path is
+            # inference-only (and caches matrices of the weights)
+            return self.features(x, reference=True)
+        return self.features(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head((self.pooled(x) - self.feature_mean) / self.feature_scale)
+
+
+def _nonzero(std: Tensor) -> Tensor:
+    """``std`` with (near) zeros replaced by 1: constant values are only centred."""
+    return torch.where(std > 1e-6 * std.max().clamp_min(1e-30), std, 1.0)
+
+
+def _pooled_width(features: nn.Module, x: Tensor) -> int:
+    """Length of the pooled features of ``features`` on inputs like ``x``."""
+    was_training = features.training
+    features.eval()
+    with torch.no_grad():
+        out = _NetworkWithHead(features, 1, 1, 0).pooled(x)
+    features.train(was_training)
+    if out.ndim != 2 or out.shape[0] != len(x):
+        raise ValueError(
+            f"the network must map a batch of {len(x)} input(s) to (batch, "
+            f"n_features); got shape {tuple(out.shape)}."
+        )
+    return int(out.shape[1])
+
+
+@contextlib.contextmanager
+def _copy_saved_tensors(enabled: bool):
+    """Let autograd keep copies of the tensors it saves.
+
+    Needed for networks whose forward modifies a saved tensor in place (e.g.
+    ``relu_(conv(h)).add_(h)``, whose ReLU output is needed by its backward):
+    the copies keep the gradients exact at the cost of memory.
+    """
+    if not enabled:
+        yield
+        return
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t.clone(), lambda t: t):
+        yield
+
+
+def _is_inplace_error(exc: RuntimeError) -> bool:
+    return "modified by an inplace operation" in str(exc)
+
+
+@contextlib.contextmanager
+def _deterministic(device: torch.device):
+    """torch.use_deterministic_algorithms on the CPU, restored afterwards."""
+    if device.type != "cpu":
+        yield
+        return
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+
+
+# --------------------------------------------------------------------------- #
+# the input
+# --------------------------------------------------------------------------- #
+def _mel_of_clip(y, frontend, n_frames: int, mode: str, name: str) -> Tensor:
+    """Log-mel of the whole clip, then the frame-length rule: the rule of the
+    random-feature transformers (SPEC section 1; dB floor relative to the
+    whole clip's maximum, ``repeat`` tiles frames, ``zero`` pads audio)."""
+    n_fft, hop = frontend.n_fft, frontend.hop_length
+    if mode == "zero":
+        y = fix_length(y, max((n_frames - 1) * hop, n_fft), "zero", name=name)
+    elif mode == "repeat" and y.shape[-1] < n_fft:
+        y = fix_length(y, n_fft, "repeat", name=name)
+    elif y.shape[-1] < n_fft:
+        raise ValueError(
+            f"{name} has {y.shape[-1]} samples, shorter than one STFT window "
+            f"(n_fft={n_fft}); use fix_length='zero' or 'repeat' for short clips."
+        )
+    mel = frontend(torch.from_numpy(np.ascontiguousarray(y))[None])[0]
+    if mel.shape[-1] < n_frames and mode == "crop":
+        raise ValueError(
+            f"{name} gives {mel.shape[-1]} frames, fewer than n_frames={n_frames}, "
+            "so it cannot be cropped; use fix_length='zero' or 'repeat' for short "
+            "clips."
+        )
+    if mel.shape[-1] < n_frames:  # repeat
+        mel = mel.repeat(1, -(-n_frames // mel.shape[-1]))
+    return mel[:, :n_frames]
+
+
+def prepare_inputs(
+    X,
+    input_kind: str,
+    *,
+    length: int,
+    fix_length_mode: str = "crop",
+    sr: int = 12000,
+    n_jobs: int | None = None,
+    name: str = "X",
+) -> Tensor:
+    """Network inputs of every clip, as the random-feature transformers make them.
+
+    Parameters
+    ----------
+    X : list of path-like, list of 1-D arrays, or array (n_clips, n_times)
+        Audio clips: file paths (decoded to mono at ``sr``) or waveforms at ``sr``.
+    input_kind : {"mel", "waveform"}
+        Log-mel (the package's front end at the paper's settings) or waveform.
+    length : int
+        ``n_frames`` (mel) or ``n_samples`` (waveform).
+    fix_length_mode : {"crop", "repeat", "zero"}, default="crop"
+        The length rule (:func:`skaudio_random.fix_length`).
+    sr : int, default=12000
+        Sample rate.
+    n_jobs : int, default=None
+        Threads decoding files.
+    name : str, default="X"
+        How the input is named in errors.
+
+    Returns
+    -------
+    Tensor of shape (n_clips, 96, length) or (n_clips, length), float32, CPU
+    """
+    audio = AudioInput(X, name=name)
+    frontend = LogMelSpectrogram(sr=sr) if input_kind == "mel" else None
+    out: list[Tensor | None] = [None] * len(audio)
+    batches = iter_decoded_batches(
+        lambda i: audio.load(i, sr),
+        range(len(audio)),
+        16,
+        n_workers=n_decode_workers(n_jobs),
+    )
+    with torch.no_grad():
+        for idx, clips in batches:
+            for i, y in zip(idx, clips, strict=True):
+                clip_name = audio.describe(i)
+                if frontend is None:
+                    y = fix_length(y, length, fix_length_mode, name=clip_name)
+                    out[i] = torch.from_numpy(np.ascontiguousarray(y, np.float32))
+                else:
+                    out[i] = _mel_of_clip(
+                        y, frontend, length, fix_length_mode, clip_name
+                    )
+    return torch.stack(out)
+
+
+# --------------------------------------------------------------------------- #
+# the classifier
+# --------------------------------------------------------------------------- #
+class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
+    """An architecture of the paper trained end to end, with a linear head.
+
+    The counterpart of a random-feature transformer followed by a classifier:
+    the same input preparation (log-mel at the paper's settings, or waveform,
+    at ``sr``, brought to ``n_frames`` / ``n_samples`` by ``fix_length``), the
+    same network drawn the paper's way from ``random_state``, ending with the
+    paper's pooled features (the time average of every feature map), then a
+    linear layer to the classes. The pooled features are standardised before
+    the linear layer with their mean and standard deviation over the training
+    clips under the untrained network, fixed from then on (an affine map, so
+    the head stays linear, but its outputs start small whatever the scale of
+    the features); see ``input_scaling`` for the input. All of it is trained
+    with Adam on the cross-entropy, in mini-batches, for at most
+    ``max_epochs`` epochs, with early stopping on a stratified held-out part
+    of the training data; the weights of the epoch with the lowest held-out
+    loss are kept.
+
+    Parameters
+    ----------
+    architecture : str, default="vgg"
+        A key of :data:`skaudio_random.architectures.ARCHITECTURES`. Ignored
+        when ``network`` is given.
+    width : int, default=120
+        Pooled-feature length of the architecture (the paper's filter counts
+        at 120 and 3500; see :func:`skaudio_random.architectures.nf_for_width`).
+    network : callable, default=None
+        A user network: ``network()`` returns an ``nn.Module`` mapping a batch
+        of inputs (``input_kind``) to ``(batch, n_features)``. It must be
+        picklable (a module-level function) for the classifier to pickle.
+    input_kind : {"auto", "mel", "waveform"}, default="auto"
+        ``"auto"``: the architecture's, or the user module's ``input_kind``
+        attribute.
+    init : {"paper", "network"}, default="paper"
+        Initialisation of a user network's convolutions (see
+        :func:`build_network`).
+    input_scaling : {"standard", "none"}, default="standard"
+        ``"standard"`` standardises the network's input before the first
+        layer with a fixed mean and standard deviation over the training
+        clips (per mel band for log-mel, one pair for waveforms), the usual
+        practice for training; ``"none"`` feeds the paper's input unchanged
+        (dB log-mel, raw waveform), exactly as the random features see it.
+    n_frames : int, default=1376
+        Log-mel frames per clip (mel networks).
+    n_samples : int, default=350000
+        Samples per clip (waveform networks).
+    sr : int, default=12000
+        Sample rate (arrays must already be at it).
+    fix_length : {"crop", "repeat", "zero"}, default="crop"
+        Length rule, as for the transformers. ``"none"`` is not offered:
+        mini-batches need equal lengths.
+    max_epochs : int, default=30
+        Upper bound on the passes over the training data.
+    batch_size : int, default=32
+        Clips per mini-batch (and per forward pass in ``predict``).
+    lr : float, default=1e-3
+        Adam's learning rate.
+    weight_decay : float, default=0.0
+        Adam's L2 penalty.
+    validation_fraction : float, default=0.1
+        Part of the training clips held out, stratified by class, for early
+        stopping. At least one clip per class is held out (the fraction is
+        raised to that, with a warning). ``0`` turns early stopping off: all
+        clips train for ``max_epochs`` epochs and the last weights are kept.
+        Ignored when ``fit`` receives ``X_val`` and ``y_val``.
+    patience : int, default=5
+        Epochs without a lower held-out loss before training stops.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the weights (drawn on the CPU), the held-out split and the
+        order of the mini-batches. Pass an int for reproducible output across
+        multiple function calls.
+    device : str or torch.device, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    checkpoint_dir : str or os.PathLike, default=None
+        Folder where the training state is saved after every epoch (model,
+        optimizer, epoch, shuffling generator, best weights). A later ``fit``
+        with the same data and parameters (``max_epochs``, ``verbose``,
+        ``device``, ``n_jobs`` and ``checkpoint_dir`` aside) resumes from it;
+        a checkpoint of another fit is an error.
+    n_jobs : int, default=None
+        Threads decoding audio files.
+    verbose : bool or int, default=False
+        Show a progress bar over epochs with the training loss and held-out
+        accuracy.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    network_ : torch.nn.Module
+        The trained network with its head, on the CPU.
+    n_features_ : int
+        Length of the pooled features the head reads.
+    history_ : list of dict
+        Per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_accuracy``
+        (NaN without a held-out part).
+    best_epoch_ : int
+        Epoch (1-based) whose weights were kept.
+    n_epochs_ : int
+        Epochs run, resumed ones included.
+    stop_reason_ : {"early_stopping", "max_epochs"}
+        Why training ended.
+
+    See Also
+    --------
+    skaudio_random.premise.rank_correlation : How well random-feature accuracy
+        predicts this classifier's accuracy across architectures.
+
+    Notes
+    -----
+    Training runs the networks' plain differentiable forward (the fast CPU
+    path of the random-feature transformers is inference-only). A network
+    whose forward modifies in place a tensor autograd keeps (the frame-level
+    residual ``relu_(...).add_(...)``) is trained with copies of the saved
+    tensors: exact gradients, more memory. On the CPU, two fits with the same
+    int ``random_state`` give the same weights
+    (``torch.use_deterministic_algorithms`` is on during ``fit``); GPU
+    kernels are not bitwise reproducible.
+
+    References
+    ----------
+    .. [1] J. Pons and X. Serra, "Randomly weighted CNNs for (music) audio
+       classification", ICASSP 2019, arXiv:1805.00237.
+    .. [2] A. Saxe et al., "On random weights and unsupervised feature
+       learning", ICML 2011.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skaudio_random.trained import TrainedNetworkClassifier
+    >>> t = np.arange(6000) / 12000
+    >>> X = np.stack([np.sin(2 * np.pi * f * t) for f in [220, 230, 880, 890] * 3])
+    >>> y = [0, 0, 1, 1] * 3
+    >>> clf = TrainedNetworkClassifier(
+    ...     "vgg", width=16, n_frames=20, max_epochs=2, validation_fraction=0,
+    ...     device="cpu").fit(X, y)
+    >>> clf.predict_proba(X).shape
+    (12, 2)
+    """
+
+    _parameter_constraints: dict = {
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "network": [callable, None],
+        "input_kind": [StrOptions({"auto", *INPUT_KINDS})],
+        "init": [StrOptions({"paper", "network"})],
+        "input_scaling": [StrOptions({"standard", "none"})],
+        "n_frames": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "sr": [Interval(Integral, 1, None, closed="left")],
+        "fix_length": [StrOptions(set(TRAIN_FIX_LENGTH))],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "checkpoint_dir": [None, str, os.PathLike],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    }
+
+    #: Parameters a resumed fit may change.
+    _resumable: tuple[str, ...] = (
+        "max_epochs",
+        "verbose",
+        "device",
+        "n_jobs",
+        "checkpoint_dir",
+    )
+
+    def __init__(
+        self,
+        architecture="vgg",
+        *,
+        width=120,
+        network=None,
+        input_kind="auto",
+        init="paper",
+        input_scaling="standard",
+        n_frames=1376,
+        n_samples=350000,
+        sr=12000,
+        fix_length="crop",
+        max_epochs=30,
+        batch_size=32,
+        lr=1e-3,
+        weight_decay=0.0,
+        validation_fraction=0.1,
+        patience=5,
+        random_state=0,
+        device="auto",
+        checkpoint_dir=None,
+        n_jobs=None,
+        verbose=False,
+    ):
+        self.architecture = architecture
+        self.width = width
+        self.network = network
+        self.input_kind = input_kind
+        self.init = init
+        self.input_scaling = input_scaling
+        self.n_frames = n_frames
+        self.n_samples = n_samples
+        self.sr = sr
+        self.fix_length = fix_length
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.checkpoint_dir = checkpoint_dir
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # -- network and input -----------------------------------------------------
+    def _network_name(self) -> str:
+        if self.network is None:
+            return repr(self.architecture)
+        return getattr(self.network, "__qualname__", repr(self.network))
+
+    def _resolve_kind(self, features: nn.Module) -> str:
+        if self.input_kind != "auto":
+            return self.input_kind
+        if self.network is None:
+            return ARCHITECTURES[self.architecture].input_kind
+        kind = getattr(features, "input_kind", None)
+        if kind not in INPUT_KINDS:
+            raise ValueError(
+                f"input_kind='auto' needs the module of network={self._network_name()} "
+                f"to have an input_kind attribute in {INPUT_KINDS}; got {kind!r}. "
+                "Pass input_kind='mel' or 'waveform'."
+            )
+        return kind
+
+    def _length(self) -> int:
+        return self.n_frames if self.input_kind_ == "mel" else self.n_samples
+
+    def _check_length(self, features: nn.Module) -> None:
+        min_length = getattr(features, "min_length", 1)
+        if self._length() < min_length:
+            unit = "n_frames" if self.input_kind_ == "mel" else "n_samples"
+            raise ValueError(
+                f"{unit}={self._length()} is too short for network "
+                f"{self._network_name()}, which needs at least {min_length}."
+            )
+
+    def _inputs(self, X, name: str = "X") -> Tensor:
+        return prepare_inputs(
+            X,
+            self.input_kind_,
+            length=self._length(),
+            fix_length_mode=self.fix_length,
+            sr=self.sr,
+            n_jobs=self.n_jobs,
+            name=name,
+        )
+
+    def _check_targets(self, y, n: int, name: str = "y") -> np.ndarray:
+        y = column_or_1d(y, warn=True)
+        if len(y) != n:
+            raise ValueError(
+                f"X and {name} hold different numbers of clips: {n} and {len(y)}."
+            )
+        check_classification_targets(y)
+        return y
+
+    # -- fit -------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, X_val=None, y_val=None):
+        """Train the network and its head.
+
+        Parameters
+        ----------
+        X : list of path-like, list of 1-D arrays, or array (n_clips, n_times)
+            Training clips: file paths, or waveforms already at ``sr``.
+        y : array-like of shape (n_clips,)
+            Class labels.
+        X_val, y_val : clips and labels, default=None
+            A held-out set for early stopping (e.g. a dataset's validation
+            split) instead of the ``validation_fraction`` split of ``X``.
+
+        Returns
+        -------
+        self : object
+
+        Raises
+        ------
+        ValueError
+            With one class; with a class of a single clip when a held-out part
+            is drawn from ``X`` (pass ``validation_fraction=0`` or ``X_val``);
+            with clips or lengths too short for the network.
+        """
+        audio = AudioInput(X)
+        y = self._check_targets(y, len(audio))
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"y holds one class ({classes.tolist()[0]!r}); a classifier needs at "
+                "least 2 classes."
+            )
+        seed = seed_from_random_state(self.random_state)
+        device = resolve_device(self.device)
+        features = build_network(
+            self.architecture,
+            network=self.network,
+            width=self.width,
+            random_state=seed,
+            init=self.init,
+        )
+        self.input_kind_ = self._resolve_kind(features)
+        self._check_length(features)
+        inputs = self._inputs(audio.items)
+
+        if (X_val is None) != (y_val is None):
+            raise ValueError("pass both X_val and y_val, or neither.")
+        if X_val is not None:
+            val_audio = AudioInput(X_val, name="X_val")
+            y_val = self._check_targets(y_val, len(val_audio), "y_val")
+            unknown = sorted(set(np.unique(y_val).tolist()) - set(classes.tolist()))
+            if unknown:
+                raise ValueError(f"y_val holds classes absent from y: {unknown[:5]}.")
+            train_x, train_y = inputs, torch.from_numpy(y_idx)
+            val_x = self._inputs(val_audio.items, name="X_val")
+            val_y = torch.from_numpy(np.searchsorted(classes, y_val))
+        else:
+            train_idx, val_idx = self._split(y_idx, classes, seed)
+            train_x = inputs[torch.from_numpy(train_idx)]
+            train_y = torch.from_numpy(y_idx[train_idx])
+            val_x = inputs[torch.from_numpy(val_idx)] if len(val_idx) else None
+            val_y = torch.from_numpy(y_idx[val_idx]) if len(val_idx) else None
+
+        n_features = _pooled_width(features, train_x[:1])
+        model = _NetworkWithHead(
+            features, n_features, len(classes), seed, self.input_kind_
+        )
+        fingerprint = self._fingerprint(train_x, train_y, val_x, val_y, seed, classes)
+        self._train(model, train_x, train_y, val_x, val_y, seed, device, fingerprint)
+        self.network_ = model.cpu().eval()
+        self.classes_ = classes
+        self.n_features_ = n_features
+        return self
+
+    def _split(self, y_idx: np.ndarray, classes: np.ndarray, seed: int):
+        n = len(y_idx)
+        if self.validation_fraction == 0:
+            return np.arange(n), np.arange(0)
+        counts = np.bincount(y_idx, minlength=len(classes))
+        if counts.min() < 2:
+            few = [
+                repr(c) for c, k in zip(classes.tolist(), counts, strict=True) if k < 2
+            ][:5]
+            raise ValueError(
+                f"class(es) {', '.join(few)} of y hold a single clip, but early "
+                f"stopping holds out a stratified validation_fraction="
+                f"{self.validation_fraction} of every class. Pass "
+                "validation_fraction=0 (no early stopping: max_epochs epochs) or a "
+                "held-out set with fit(X, y, X_val=..., y_val=...)."
+            )
+        n_val = math.ceil(self.validation_fraction * n)
+        if n_val < len(classes):
+            warnings.warn(
+                f"validation_fraction={self.validation_fraction} holds out {n_val} of "
+                f"{n} clips, fewer than the {len(classes)} classes; holding out one "
+                "clip per class instead.",
+                UserWarning,
+                stacklevel=4,
+            )
+            n_val = len(classes)
+        if n - n_val < len(classes):
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves {n - n_val} "
+                f"training clips for {len(classes)} classes; lower it, pass "
+                "validation_fraction=0, or give X_val and y_val."
+            )
+        train, val = train_test_split(
+            np.arange(n), test_size=n_val, stratify=y_idx, random_state=seed % 2**32
+        )
+        return np.sort(train), np.sort(val)
+
+    def _fingerprint(self, train_x, train_y, val_x, val_y, seed, classes) -> str:
+        """A hash of the data and of every parameter a resumed fit must keep."""
+        h = hashlib.blake2b(digest_size=20)
+        params = {
+            k: v
+            for k, v in self.get_params(deep=False).items()
+            if k not in self._resumable
+        }
+        params["random_state"] = seed
+        params["network"] = self._network_name()
+        h.update(repr(sorted(params.items())).encode())
+        for t in (train_x, train_y, val_x, val_y):
+            if t is not None:
+                h.update(repr(tuple(t.shape)).encode())
+                h.update(t.contiguous().numpy().tobytes())
+        h.update(repr(classes.tolist()).encode())
+        return h.hexdigest()
+
+    # -- the training loop -----------------------------------------------------
+    def _train(self, model, train_x, train_y, val_x, val_y, seed, device, fingerprint):
+        model.to(device)
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=self.lr, weight_decay=self.weight_decay
+        )
+        shuffle = make_generator(seed + 2)
+        state = {
+            "epoch": 0,
+            "history": [],
+            "best_loss": math.inf,
+            "best_epoch": 0,
+            "best_state": None,
+            "bad_epochs": 0,
+            "stop_reason": None,
+            "copy_saved": False,
+        }
+        path = None
+        if self.checkpoint_dir is not None:
+            path = Path(self.checkpoint_dir) / _CHECKPOINT
+        if path is None or not path.exists():
+            model.standardise_on(
+                train_x,
+                self.batch_size,
+                device,
+                inputs=self.input_scaling == "standard",
+            )
+        else:
+            saved = torch.load(path, map_location="cpu", weights_only=False)
+            if saved.get("fingerprint") != fingerprint:
+                raise ValueError(
+                    f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r} holds the "
+                    "checkpoint of another fit (other data or parameters); use "
+                    "another folder or delete it to start over."
+                )
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            shuffle.set_state(saved["shuffle"])
+            state = saved["state"]
+        early = val_x is not None
+        done = state["stop_reason"] == "early_stopping"
+        first = state["epoch"] + 1
+        bar = tqdm(
+            range(first, self.max_epochs + 1),
+            desc=type(self).__name__,
+            unit="epoch",
+            disable=not self.verbose or done,
+            leave=False,
+        )
+        with _deterministic(device):
+            for epoch in bar:
+                if done:
+                    break
+                train_loss = self._epoch(
+                    model, optimizer, train_x, train_y, shuffle, device, state
+                )
+                if early:
+                    val_loss, val_acc = self._evaluate(model, val_x, val_y, device)
+                else:
+                    val_loss, val_acc = math.nan, math.nan
+                state["history"].append(
+                    {
+                        "epoch": epoch,
+                        "train_loss": train_loss,
+                        "val_loss": val_loss,
+                        "val_accuracy": val_acc,
+                    }
+                )
+                state["epoch"] = epoch
+                if not early or val_loss < state["best_loss"]:
+                    state["best_loss"] = val_loss if early else math.nan
+                    state["best_epoch"] = epoch
+                    state["best_state"] = {
+                        k: v.detach().cpu().clone()
+                        for k, v in model.state_dict().items()
+                    }
+                    state["bad_epochs"] = 0
+                else:
+                    state["bad_epochs"] += 1
+                if early and state["bad_epochs"] >= self.patience:
+                    state["stop_reason"] = "early_stopping"
+                    done = True
+                else:
+                    state["stop_reason"] = "max_epochs"
+                bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{val_acc:.3f}")
+                if path is not None:
+                    self._save(path, model, optimizer, shuffle, state, fingerprint)
+        bar.close()
+        if state["best_state"] is not None:
+            model.load_state_dict(state["best_state"])
+        self.history_ = list(state["history"])
+        self.best_epoch_ = state["best_epoch"]
+        self.n_epochs_ = state["epoch"]
+        self.stop_reason_ = state["stop_reason"] or "max_epochs"
+
+    def _epoch(self, model, optimizer, x, y, shuffle, device, state) -> float:
+        model.train()
+        order = torch.randperm(len(x), generator=shuffle)
+        total, n = 0.0, 0
+        for k in range(0, len(x), self.batch_size):
+            rows = order[k : k + self.batch_size]
+            xb, yb = x[rows].to(device), y[rows].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            try:
+                with _copy_saved_tensors(state["copy_saved"]):
+                    loss = F.cross_entropy(model(xb), yb)
+                loss.backward()
+            except RuntimeError as exc:
+                if state["copy_saved"] or not _is_inplace_error(exc):
+                    raise
+                state["copy_saved"] = True  # see _copy_saved_tensors
+                optimizer.zero_grad(set_to_none=True)
+                with _copy_saved_tensors(True):
+                    loss = F.cross_entropy(model(xb), yb)
+                loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(rows)
+            n += len(rows)
+        return total / n
+
+    def _logits(self, model, x: Tensor, device) -> Tensor:
+        model.eval()
+        out = []
+        with torch.no_grad():
+            for k in range(0, len(x), self.batch_size):
+                out.append(model(x[k : k + self.batch_size].to(device)).float().cpu())
+        return torch.cat(out)
+
+    def _evaluate(self, model, x, y, device) -> tuple[float, float]:
+        logits = self._logits(model, x, device)
+        loss = float(F.cross_entropy(logits, y))
+        acc = float((logits.argmax(1) == y).float().mean())
+        return loss, acc
+
+    @staticmethod
+    def _save(path: Path, model, optimizer, shuffle, state, fingerprint) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(
+            {
+                "format": _CHECKPOINT_FORMAT,
+                "fingerprint": fingerprint,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "shuffle": shuffle.get_state(),
+                "state": state,
+            },
+            tmp,
+        )
+        os.replace(tmp, path)  # never a half-written checkpoint
+
+    # -- predict ---------------------------------------------------------------
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities: the softmax of the head's outputs.
+
+        Parameters
+        ----------
+        X : list of path-like, list of 1-D arrays, or array (n_clips, n_times)
+            Clips, as for ``fit``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes), float64
+            Columns follow ``classes_``.
+        """
+        check_is_fitted(self, ["network_", "classes_"])
+        inputs = self._inputs(X)
+        device = resolve_device(self.device)
+        model = self.network_.to(device)
+        try:
+            logits = self._logits(model, inputs, device)
+        finally:
+            self.network_ = model.cpu()
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each clip.
+
+        Parameters
+        ----------
+        X : list of path-like, list of 1-D arrays, or array (n_clips, n_times)
+            Clips, as for ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_clips,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = True
+        tags.input_tags.string = True
+        tags.non_deterministic = False
+        return tags
