@@ -20,6 +20,29 @@ __all__ = ["load_audio", "fix_length", "to_mono", "check_waveform", "FIX_LENGTH_
 #: Length-fixing modes understood by :func:`fix_length`.
 FIX_LENGTH_MODES = ("crop", "repeat", "zero", "none")
 
+#: Largest accepted sample magnitude: 2**31, the full scale of 32-bit integer PCM,
+#: the widest integer format audio is stored in. Larger finite values are no
+#: audio at any common scale, and squared in the float32 spectrogram or through
+#: the network's layers they overflow to inf (1e30 does).
+MAX_ABS_SAMPLE = float(2**31)
+
+#: Peak above which float waveforms are taken for integer PCM values stored as
+#: floats (a warning). Full scale is 1.0; resampling overshoot stays near it and
+#: even unit-variance Gaussian noise (a common test signal) peaks below 8 over
+#: 10**12 samples, while 16-bit PCM values (full scale 32768) peak in the
+#: hundreds or thousands for any audible clip.
+INT_SCALE_PEAK = 16.0
+
+
+def check_amplitude(peak: float, name: str) -> None:
+    """Raise a ValueError naming ``name`` if ``peak`` exceeds :data:`MAX_ABS_SAMPLE`."""
+    if peak > MAX_ABS_SAMPLE:
+        raise ValueError(
+            f"{name} holds samples up to |x| = {peak:.3g}, beyond {MAX_ABS_SAMPLE:.0f} "
+            "(2**31, the full scale of 32-bit integer PCM): this is not audio at any "
+            "common scale. Audio samples are expected in [-1, 1]."
+        )
+
 
 def to_mono(y: np.ndarray) -> np.ndarray:
     """Average the channels of ``y`` of shape ``(n_times, n_channels)``.
@@ -48,8 +71,8 @@ def check_waveform(y, *, name: str = "y") -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``y`` is not 1-D, not floating point, empty, or holds NaN or infinite
-        samples.
+        If ``y`` is not 1-D, not floating point, empty, holds NaN or infinite
+        samples, or samples beyond :data:`MAX_ABS_SAMPLE` (2**31).
     """
     y = np.asarray(y)
     if y.ndim != 1:
@@ -70,6 +93,7 @@ def check_waveform(y, *, name: str = "y") -> np.ndarray:
             f"{name} holds {n_bad} NaN or infinite sample(s) out of {y.size}; "
             "audio must be finite."
         )
+    check_amplitude(float(np.max(np.abs(y))), name)
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
@@ -169,6 +193,7 @@ def load_audio(
             f"audio file {path!r} holds {int(y.size - finite.sum())} NaN or infinite "
             "sample(s); audio must be finite."
         )
+    check_amplitude(float(np.max(np.abs(y))), f"audio file {path!r}")
     return y
 
 
