@@ -83,6 +83,19 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
         """Clips per decoded batch."""
         return 16
 
+    def _decode_limit(self) -> int | None:
+        """Samples (at ``sr``) of a file that the features can depend on.
+
+        A waveform length rule (``n_samples`` with any ``fix_length`` but
+        ``"none"``) keeps at most the first ``n_samples``, so only those are
+        decoded. ``None`` decodes the whole file: spectrogram models need it,
+        their 80 dB floor being relative to the whole clip's maximum.
+        """
+        n_samples = getattr(self, "n_samples", None)
+        if self.fix_length == "none" or not isinstance(n_samples, Integral):
+            return None
+        return int(n_samples)
+
     def _cache_key(self) -> dict:
         params = {
             k: v for k, v in self.get_params(deep=False).items()
@@ -186,9 +199,9 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
                 else:
                     out[i] = vec
 
-        sr = self.sr
+        sr, limit = self.sr, self._decode_limit()
         batches = iter_decoded_batches(
-            lambda i: audio.load(i, sr), todo, self._batch_size(),
+            lambda i: audio.load(i, sr, limit), todo, self._batch_size(),
             n_workers=n_decode_workers(self.n_jobs),
         )
         with tqdm(

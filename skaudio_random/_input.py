@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from joblib import effective_n_jobs
 
-from .audio import INT_SCALE_PEAK, check_waveform, load_audio
+from .audio import INT_SCALE_PEAK, check_waveform, load_audio, peak_amplitude
 
 __all__ = ["AudioInput", "iter_decoded_batches"]
 
@@ -129,7 +129,7 @@ class AudioInput:
         loud = []
         for i, item in enumerate(self.items):
             if not isinstance(item, str):
-                peak = float(np.max(np.abs(item)))
+                peak = peak_amplitude(item)
                 if peak > INT_SCALE_PEAK:
                     loud.append((i, peak))
         if not loud:
@@ -200,11 +200,15 @@ class AudioInput:
         item = self.items[i]
         return item if isinstance(item, str) else f"{self.name}[{i}]"
 
-    def load(self, i: int, sr: int) -> np.ndarray:
-        """Clip ``i`` as float32 mono at ``sr`` (arrays are taken as already at ``sr``)."""
+    def load(self, i: int, sr: int, max_samples: int | None = None) -> np.ndarray:
+        """Clip ``i`` as float32 mono at ``sr`` (arrays are taken as already at ``sr``).
+
+        A file is decoded only up to ``max_samples`` samples when that is given
+        (arrays are returned whole: they are in memory already).
+        """
         item = self.items[i]
         if isinstance(item, str):
-            return load_audio(item, sr=sr)
+            return load_audio(item, sr=sr, max_samples=max_samples)
         return item
 
     def fingerprint(self, i: int) -> str:

@@ -250,7 +250,9 @@ def test_bad_parameters_fail_up_front(clips, params, match, monkeypatch):
         (sr.SampleLevel, dict(n_samples=10**12), r"\(n_samples=1000000000000\)"),
     ],
 )
-def test_sizes_that_cannot_fit_fail_before_allocating(clips, cls, params, match, monkeypatch):
+def test_sizes_that_cannot_fit_fail_before_allocating(
+    clips, cls, params, match, monkeypatch
+):
     from skaudio_random._cnn_base import RandomCNNBase
 
     def never(*args, **kwargs):

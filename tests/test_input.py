@@ -227,20 +227,17 @@ def test_same_size_rewrite_with_restored_mtime_is_seen(tmp_path, rng):
     """cp -p / rsync -t: new content, same size, old mtime."""
     path = tmp_path / "clip.wav"
     sf.write(path, 0.3 * rng.standard_normal(12000), 12000, subtype="PCM_16")
-    first = MFCC().transform([str(path)])
+    cache = tmp_path / "cache"
+    first = MFCC(memory=cache).transform([str(path)])  # fingerprinted and cached
     stat = os.stat(path)
     time.sleep(0.05)  # past the kernel's coarse timestamp tick
     sf.write(path, 0.3 * rng.standard_normal(12000), 12000, subtype="PCM_16")
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert os.stat(path).st_size == stat.st_size
     assert os.stat(path).st_mtime_ns == stat.st_mtime_ns
-    audio = AudioInput([str(path)])
-    fingerprint = audio.fingerprint(0)
-    second = MFCC(memory=tmp_path / "cache").transform([str(path)])
+    second = MFCC(memory=cache).transform([str(path)])
     assert not np.allclose(first, second)
     np.testing.assert_array_equal(second, MFCC().transform([str(path)]))
-    # and the memo still answers for an unchanged file
-    assert AudioInput([str(path)]).fingerprint(0) == fingerprint
 
 
 def test_fingerprint_memo_uses_a_strong_file_identity(tmp_path, rng, monkeypatch):
