@@ -214,7 +214,11 @@ def check_memory(
     if length is None:
         return
     shape = (96, length) if spec.input_kind == "mel" else (length,)
-    per_clip = estimate_activation_bytes(spec, nf, options, shape) + frontend_bytes
+    try:
+        activations = estimate_activation_bytes(spec, nf, options, shape)
+    except ValueError:  # shorter than the network's minimum: the length check says so
+        return
+    per_clip = activations + frontend_bytes
     available = available_bytes(device)
     if weights + per_clip > available:
         raise MemoryError(
