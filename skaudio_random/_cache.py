@@ -47,7 +47,8 @@ def resolve_memory_location(memory) -> Path | None:
     if isinstance(memory, (str, os.PathLike)):
         return Path(os.path.expanduser(os.fspath(memory)))
     raise ValueError(
-        f"memory must be None, a folder path or a joblib.Memory; got {type(memory).__name__}."
+        "memory must be None, a folder path or a joblib.Memory; got "
+        f"{type(memory).__name__}."
     )
 
 
