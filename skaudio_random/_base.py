@@ -9,22 +9,32 @@ called, and how to compute them for a batch of decoded clips.
 from __future__ import annotations
 
 import os
+import warnings
 from numbers import Integral
 
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from tqdm.auto import tqdm
 
 from ._cache import FeatureCache, resolve_memory_location
 from ._input import AudioInput, iter_decoded_batches, n_decode_workers
+from ._utils import resolve_device
 from .audio import FIX_LENGTH_MODES
 
 __all__ = ["AudioFeatureTransformer"]
 
-#: Bump when stored features of an unchanged parameter set would change.
-FEATURE_FORMAT_VERSION = 1
+#: Bump when stored features of an unchanged parameter set would change, or when
+#: the cache's entry format changes (2: checksummed entries).
+FEATURE_FORMAT_VERSION = 2
+
+#: Constraints under which a bool is a legitimate value.
+_BOOL_CONSTRAINTS = ("boolean", "verbose", "no_validation", bool)
 
 
 class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
@@ -43,7 +53,11 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "sr": [Interval(Integral, 1, None, closed="left")],
         "fix_length": [StrOptions(set(FIX_LENGTH_MODES))],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "memory": [None, str, os.PathLike, joblib.Memory],
         "verbose": ["verbose"],
     }
@@ -69,6 +83,19 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
         """Clips per decoded batch."""
         return 16
 
+    def _decode_limit(self) -> int | None:
+        """Samples (at ``sr``) of a file that the features can depend on.
+
+        A waveform length rule (``n_samples`` with any ``fix_length`` but
+        ``"none"``) keeps at most the first ``n_samples``, so only those are
+        decoded. ``None`` decodes the whole file: spectrogram models need it,
+        their 80 dB floor being relative to the whole clip's maximum.
+        """
+        n_samples = getattr(self, "n_samples", None)
+        if self.fix_length == "none" or not isinstance(n_samples, Integral):
+            return None
+        return int(n_samples)
+
     def _cache_key(self) -> dict:
         params = {
             k: v for k, v in self.get_params(deep=False).items()
@@ -79,6 +106,44 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
             "format": FEATURE_FORMAT_VERSION,
             **params,
         }
+
+    def _validate_params(self) -> None:
+        """scikit-learn's checks, plus what its constraints let through.
+
+        ``True`` and ``False`` are ints to Python (``width=True`` would mean 1):
+        a bool is rejected wherever the constraints do not ask for one. A
+        ``device`` must name a device features can be computed on.
+        """
+        super()._validate_params()
+        params = self.get_params(deep=False)
+        for name, value in params.items():
+            constraints = self._parameter_constraints.get(name, [])
+            if isinstance(value, (bool, np.bool_)) and not any(
+                c in constraints for c in _BOOL_CONSTRAINTS
+            ):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must not be a "
+                    f"bool; got {value!r}. Pass an int (or another allowed value)."
+                )
+        if "device" in params:
+            resolve_device(params["device"])
+
+    def _warn_unshared_cache(self) -> None:
+        """Warn when cached features cannot be shared between clones."""
+        params = self.get_params(deep=False)
+        if "random_state" not in params:
+            return
+        rs = params["random_state"]
+        if isinstance(rs, Integral) and not isinstance(rs, bool):
+            return
+        warnings.warn(
+            f"{type(self).__name__}(memory=...) with random_state={rs!r}: every "
+            "clone of this transformer (in GridSearchCV, cross_val_score, clone) "
+            "draws its own random network, so its features are computed and cached "
+            "again. Pass an int random_state to compute each clip once.",
+            UserWarning,
+            stacklevel=3,
+        )
 
     # -- scikit-learn API ------------------------------------------------------
     def fit(self, X, y=None):
@@ -123,6 +188,7 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
         cache = fingerprints = None
         todo = list(range(len(audio)))
         if location is not None:
+            self._warn_unshared_cache()
             cache = FeatureCache(location, self._cache_key(), n_features)
             fingerprints = [audio.fingerprint(i) for i in range(len(audio))]
             todo = []
@@ -133,9 +199,9 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
                 else:
                     out[i] = vec
 
-        sr = self.sr
+        sr, limit = self.sr, self._decode_limit()
         batches = iter_decoded_batches(
-            lambda i: audio.load(i, sr), todo, self._batch_size(),
+            lambda i: audio.load(i, sr, limit), todo, self._batch_size(),
             n_workers=n_decode_workers(self.n_jobs),
         )
         with tqdm(

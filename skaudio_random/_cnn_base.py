@@ -21,6 +21,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import AudioFeatureTransformer
+from ._memory import check_cnn_memory
 from ._utils import make_generator, resolve_device, seed_from_random_state
 from .architectures import ARCHITECTURES, nf_for_width
 from .audio import fix_length
@@ -165,6 +166,7 @@ class RandomCNNBase(AudioFeatureTransformer):
         seed = self._resolve_seed()
         device = resolve_device(self.device)
         key = (nf, seed, tuple(sorted(self._options().items())), str(device), self.sr)
+        check_cnn_memory(self, spec, nf, device)  # before anything is allocated
         if getattr(self, "_network_key", None) != key:
             self._build(spec, nf, seed, device)
             self._network_key = key

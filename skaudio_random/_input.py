@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +24,35 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from joblib import effective_n_jobs
 
-from .audio import check_waveform, load_audio
+from .audio import INT_SCALE_PEAK, check_waveform, load_audio, peak_amplitude
 
 __all__ = ["AudioInput", "iter_decoded_batches"]
 
 _HASH_CHUNK = 1 << 20
-# File hashes by (path, size, mtime): a grid search re-reads no file to find its
-# cached features.
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+# File hashes by file identity (path, device, inode, size, mtime, ctime): a grid
+# search re-reads no file to find its cached features. The ctime is set by the
+# kernel on every write and cannot be restored (cp -p and rsync -t restore the
+# mtime only), so new content under a restored mtime gets a new key.
+_FILE_HASHES: dict[tuple, str] = {}
+# A file changed less than this long ago is hashed again rather than memoised:
+# the kernel's timestamps are coarse (milliseconds), so a second write within the
+# same tick could otherwise keep the ctime of the first ("racy" entries, as git
+# calls them).
+_RACY_NS = 2_000_000_000
+
+
+def _file_identity(path: str) -> tuple[tuple, bool]:
+    """The memo key of ``path`` and whether it may be memoised yet."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"audio file {path!r} does not exist.") from None
+    key = (
+        os.path.abspath(path), st.st_dev, st.st_ino, st.st_size,
+        st.st_mtime_ns, st.st_ctime_ns,
+    )
+    settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS
+    return key, settled
 
 
 def _is_path(item) -> bool:
@@ -62,6 +85,8 @@ class AudioInput:
             )
         if hasattr(X, "toarray") or hasattr(X, "tocsr"):
             raise ValueError(f"{name} must hold audio; sparse matrices are not supported.")
+        if hasattr(X, "columns") and hasattr(X, "iloc"):  # a pandas-like DataFrame
+            X = self._from_frame(X)
         if isinstance(X, np.ndarray):
             items = self._from_array(X)
         elif isinstance(X, Sequence) or hasattr(X, "__iter__"):
@@ -74,6 +99,51 @@ class AudioInput:
         if len(items) == 0:
             raise ValueError(f"{name} holds no clips (0 items); at least 1 is required.")
         self.items = [self._check_item(item, i) for i, item in enumerate(items)]
+        self._warn_integer_scale()
+
+    def _from_frame(self, X):
+        """A DataFrame's clips: its one column, or its rows when all are numeric.
+
+        Iterating a DataFrame yields its column names, never its values, so a
+        frame is unpacked here: one column of paths or waveforms gives its
+        values; several numeric columns are a 2-D array ``(n_clips, n_times)``.
+        """
+        columns = list(X.columns)
+        if len(columns) == 1:
+            return np.asarray(X.iloc[:, 0].to_numpy(), dtype=object)
+        kinds = {getattr(dtype, "kind", "O") for dtype in X.dtypes}
+        if kinds and kinds <= set("fiub"):
+            return np.asarray(X.to_numpy())
+        shown = ", ".join(repr(c) for c in columns[:5])
+        more = f" and {len(columns) - 5} more" if len(columns) > 5 else ""
+        raise ValueError(
+            f"{self.name} is a DataFrame with {len(columns)} columns ({shown}{more}); "
+            "pass the one column that holds the file paths or waveforms, e.g. "
+            f"{self.name}[{columns[0]!r}] if it is that one."
+            if columns
+            else f"{self.name} is a DataFrame with no columns; it holds no clips."
+        )
+
+    def _warn_integer_scale(self) -> None:
+        """One warning for every waveform that peaks far above full scale (1.0)."""
+        loud = []
+        for i, item in enumerate(self.items):
+            if not isinstance(item, str):
+                peak = peak_amplitude(item)
+                if peak > INT_SCALE_PEAK:
+                    loud.append((i, peak))
+        if not loud:
+            return
+        i, peak = max(loud, key=lambda p: p[1])
+        others = f" and {len(loud) - 1} more clip(s)" if len(loud) > 1 else ""
+        warnings.warn(
+            f"{self.describe(i)} peaks at {peak:.6g}{others} above {INT_SCALE_PEAK}: "
+            "audio samples are expected in [-1, 1], and these look like integer PCM "
+            "values stored as floats. Features depend on the scale; divide by the "
+            "format's full scale (32768 for 16-bit PCM).",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def _from_array(self, X: np.ndarray) -> list:
         if X.dtype.kind in "USO":
@@ -130,29 +200,31 @@ class AudioInput:
         item = self.items[i]
         return item if isinstance(item, str) else f"{self.name}[{i}]"
 
-    def load(self, i: int, sr: int) -> np.ndarray:
-        """Clip ``i`` as float32 mono at ``sr`` (arrays are taken as already at ``sr``)."""
+    def load(self, i: int, sr: int, max_samples: int | None = None) -> np.ndarray:
+        """Clip ``i`` as float32 mono at ``sr`` (arrays are taken as already at ``sr``).
+
+        A file is decoded only up to ``max_samples`` samples when that is given
+        (arrays are returned whole: they are in memory already).
+        """
         item = self.items[i]
         if isinstance(item, str):
-            return load_audio(item, sr=sr)
+            return load_audio(item, sr=sr, max_samples=max_samples)
         return item
 
     def fingerprint(self, i: int) -> str:
         """A hash of clip ``i``'s content (file bytes or samples), for caching."""
         item = self.items[i]
         if isinstance(item, str):
-            try:
-                stat = os.stat(item)
-            except FileNotFoundError:
-                raise FileNotFoundError(f"audio file {item!r} does not exist.") from None
-            key = (os.path.abspath(item), stat.st_size, stat.st_mtime_ns)
-            if key not in _FILE_HASHES:
-                h = hashlib.blake2b(b"file:", digest_size=20)
-                with open(item, "rb") as f:
-                    while chunk := f.read(_HASH_CHUNK):
-                        h.update(chunk)
+            key, settled = _file_identity(item)
+            if key in _FILE_HASHES:
+                return _FILE_HASHES[key]
+            h = hashlib.blake2b(b"file:", digest_size=20)
+            with open(item, "rb") as f:
+                while chunk := f.read(_HASH_CHUNK):
+                    h.update(chunk)
+            if settled:
                 _FILE_HASHES[key] = h.hexdigest()
-            return _FILE_HASHES[key]
+            return h.hexdigest()
         h = hashlib.blake2b(b"array:", digest_size=20)
         h.update(item.tobytes())
         return h.hexdigest()

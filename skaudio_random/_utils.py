@@ -32,8 +32,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Raises
     ------
     ValueError
-        If the string is not a device name, if CUDA is requested but unavailable,
-        or if the CUDA index does not exist.
+        If the string is not a device name, if it names a device that holds no
+        data (``"meta"``), if CUDA is requested but unavailable, or if the CUDA
+        index does not exist.
     """
     if isinstance(device, torch.device):
         dev = device
@@ -63,8 +64,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
                 f"device={str(device)!r} was requested but only "
                 f"{torch.cuda.device_count()} CUDA device(s) exist."
             )
-    elif dev.type not in ("cpu", "mps", "meta"):
-        raise ValueError(f"device={str(device)!r} is not supported; use 'cpu' or 'cuda'.")
+    elif dev.type not in ("cpu", "mps"):
+        # "meta" and the like hold no data: features cannot be computed there.
+        raise ValueError(
+            f"device={str(device)!r} is not supported; use 'auto', 'cpu' or 'cuda'."
+        )
     return dev
 
 

@@ -20,6 +20,39 @@ __all__ = ["load_audio", "fix_length", "to_mono", "check_waveform", "FIX_LENGTH_
 #: Length-fixing modes understood by :func:`fix_length`.
 FIX_LENGTH_MODES = ("crop", "repeat", "zero", "none")
 
+#: Largest accepted sample magnitude: 2**31, the full scale of 32-bit integer PCM,
+#: the widest integer format audio is stored in. Larger finite values are no
+#: audio at any common scale, and squared in the float32 spectrogram or through
+#: the network's layers they overflow to inf (1e30 does).
+MAX_ABS_SAMPLE = float(2**31)
+
+#: Peak above which float waveforms are taken for integer PCM values stored as
+#: floats (a warning). Full scale is 1.0; resampling overshoot stays near it and
+#: even unit-variance Gaussian noise (a common test signal) peaks below 8 over
+#: 10**12 samples, while 16-bit PCM values (full scale 32768) peak in the
+#: hundreds or thousands for any audible clip.
+INT_SCALE_PEAK = 16.0
+
+
+def peak_amplitude(y: np.ndarray) -> float:
+    """``max(|y|)`` without a temporary copy; NaN or inf when ``y`` holds one."""
+    if y.size == 0:
+        return 0.0
+    lo, hi = float(np.min(y)), float(np.max(y))
+    if np.isnan(lo) or np.isnan(hi):
+        return float("nan")
+    return max(-lo, hi)
+
+
+def check_amplitude(peak: float, name: str) -> None:
+    """Raise a ValueError naming ``name`` if ``peak`` exceeds :data:`MAX_ABS_SAMPLE`."""
+    if peak > MAX_ABS_SAMPLE:
+        raise ValueError(
+            f"{name} holds samples up to |x| = {peak:.3g}, beyond {MAX_ABS_SAMPLE:.0f} "
+            "(2**31, the full scale of 32-bit integer PCM): this is not audio at any "
+            "common scale. Audio samples are expected in [-1, 1]."
+        )
+
 
 def to_mono(y: np.ndarray) -> np.ndarray:
     """Average the channels of ``y`` of shape ``(n_times, n_channels)``.
@@ -48,8 +81,8 @@ def check_waveform(y, *, name: str = "y") -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``y`` is not 1-D, not floating point, empty, or holds NaN or infinite
-        samples.
+        If ``y`` is not 1-D, not floating point, empty, holds NaN or infinite
+        samples, or samples beyond :data:`MAX_ABS_SAMPLE` (2**31).
     """
     y = np.asarray(y)
     if y.ndim != 1:
@@ -63,14 +96,19 @@ def check_waveform(y, *, name: str = "y") -> np.ndarray:
         )
     if y.size == 0:
         raise ValueError(f"{name} is empty: it holds no audio samples.")
-    finite = np.isfinite(y)
-    if not finite.all():
-        n_bad = int(y.size - finite.sum())
+    peak = peak_amplitude(y)
+    if not np.isfinite(peak):
+        n_bad = int(y.size - np.isfinite(y).sum())
         raise ValueError(
             f"{name} holds {n_bad} NaN or infinite sample(s) out of {y.size}; "
             "audio must be finite."
         )
+    check_amplitude(peak, name)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+#: Source frames decoded at a time when streaming a file to mono.
+DECODE_BLOCK = 1 << 16
 
 
 def _decode(path: str) -> tuple[np.ndarray, int]:
@@ -80,7 +118,11 @@ def _decode(path: str) -> tuple[np.ndarray, int]:
         return y, int(sr_native)
     except (sf.LibsndfileError, RuntimeError, TypeError) as sf_exc:
         sf_error = sf_exc
-    # Containers libsndfile cannot open (m4a, some mp3): librosa's audioread path.
+    return _decode_fallback(path, sf_error)
+
+
+def _decode_fallback(path: str, sf_error: Exception) -> tuple[np.ndarray, int]:
+    """Containers libsndfile cannot open (m4a, some mp3): librosa's audioread path."""
     try:
         import librosa
 
@@ -97,12 +139,79 @@ def _decode(path: str) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(y, dtype=np.float32), int(sr_native)
 
 
+def _stream_mono(
+    path: str, sr: int | None, res_type: str, max_samples: int | None
+) -> np.ndarray | None:
+    """Decode, mix down and resample ``path`` block by block.
+
+    Blocks of :data:`DECODE_BLOCK` source frames are decoded as float32, mixed
+    to mono (the same float64 mean per frame as :func:`to_mono`) and fed to a
+    :class:`soxr.ResampleStream`, whose output equals :func:`soxr.resample` of
+    the whole signal bitwise. Decoding stops once ``max_samples`` output samples
+    exist, so a crop reads only the start of a long file. Memory is the output
+    plus one block, never the multi-channel float64 file. Returns ``None`` when
+    libsndfile cannot open the file.
+    """
+    try:
+        f = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None
+    try:
+        with f:
+            return _read_blocks(f, path, sr, res_type, max_samples)
+    except (sf.LibsndfileError, RuntimeError):  # damaged data: the slow path reports
+        return None
+
+
+def _read_blocks(
+    f: sf.SoundFile, path: str, sr: int | None, res_type: str, max_samples: int | None
+) -> np.ndarray:
+    """The decoding loop of :func:`_stream_mono` over an open file.
+
+    The output goes into one buffer sized from the file's frame count (grown if
+    the count was wrong), so the peak is about the output plus one block.
+    """
+    sr_native = int(f.samplerate)
+    ratio = 1.0 if sr is None else sr / sr_native
+    stream = None
+    if sr is not None and sr != sr_native:
+        stream = soxr.ResampleStream(
+            sr_native, sr, 1, dtype="float32", quality=res_type
+        )
+    capacity = int(np.ceil(max(f.frames, 0) * ratio)) + 64
+    if max_samples is not None:
+        capacity = min(capacity, max_samples + int(np.ceil(DECODE_BLOCK * ratio)) + 64)
+    out = np.empty(capacity, dtype=np.float32)
+    n_out = n_in = 0
+    while True:
+        block = f.read(DECODE_BLOCK, dtype="float32", always_2d=True)
+        n_in += len(block)
+        last = len(block) < DECODE_BLOCK
+        mono = block.mean(axis=1, dtype=np.float64).astype(np.float32)
+        del block
+        if stream is not None:
+            mono = stream.resample_chunk(mono, last=last)
+        if n_out + len(mono) > len(out):
+            grown = np.empty(max(2 * len(out), n_out + len(mono)), dtype=np.float32)
+            grown[:n_out] = out[:n_out]
+            out = grown
+        out[n_out : n_out + len(mono)] = mono
+        n_out += len(mono)
+        if last or (max_samples is not None and n_out >= max_samples):
+            break
+    if n_in == 0:
+        raise ValueError(f"audio file {path!r} holds no samples (zero length).")
+    n = n_out if max_samples is None else min(n_out, max_samples)
+    return out[:n] if n > len(out) // 2 else out[:n].copy()  # free a large slack
+
+
 def load_audio(
     path: str | os.PathLike,
     sr: int | None = 12000,
     *,
     mono: bool = True,
     res_type: str = "HQ",
+    max_samples: int | None = None,
 ) -> np.ndarray:
     """Load an audio file as float32 at sample rate ``sr``.
 
@@ -120,10 +229,22 @@ def load_audio(
     res_type : {"HQ", "VHQ", "MQ", "LQ", "QQ"}, default="HQ"
         :func:`soxr.resample` quality. ``"HQ"`` is librosa's default
         (``res_type="soxr_hq"``).
+    max_samples : int or None, default=None
+        Return at most the first ``max_samples`` samples (at ``sr``), decoding
+        only the start of the file that they need: a crop of a long recording
+        costs the crop's memory, not the file's. They equal the start of the
+        whole file's result bitwise.
 
     Returns
     -------
     y : ndarray of shape (n_times,) or (n_channels, n_times), dtype float32
+
+    Notes
+    -----
+    With ``mono=True`` (libsndfile formats) the file is streamed: blocks of
+    float32 frames are mixed down and resampled as they are decoded, so the
+    peak memory is about the mono output, whatever the file's channel count
+    and rate.
 
     Raises
     ------
@@ -153,22 +274,34 @@ def load_audio(
     if sr is not None and (not isinstance(sr, Integral) or sr <= 0):
         raise ValueError(f"sr must be a positive int or None; got {sr!r}.")
 
-    y, sr_native = _decode(path)  # (n_times, n_channels)
-    if y.shape[0] == 0:
-        raise ValueError(f"audio file {path!r} holds no samples (zero length).")
-    if mono:
-        y = to_mono(y)
-    if sr is not None and sr != sr_native:
-        y = soxr.resample(y, sr_native, sr, quality=res_type)
-    y = np.ascontiguousarray(y.T if y.ndim == 2 else y, dtype=np.float32)
+    if max_samples is not None and (
+        not isinstance(max_samples, Integral) or max_samples < 1
+    ):
+        raise ValueError(
+            f"max_samples must be a positive int or None; got {max_samples!r}."
+        )
+
+    y = _stream_mono(path, sr, res_type, max_samples) if mono else None
+    if y is None:  # several channels kept, or a container libsndfile cannot open
+        y, sr_native = _decode(path)  # (n_times, n_channels)
+        if y.shape[0] == 0:
+            raise ValueError(f"audio file {path!r} holds no samples (zero length).")
+        if mono:
+            y = to_mono(y)
+        if sr is not None and sr != sr_native:
+            y = soxr.resample(y, sr_native, sr, quality=res_type)
+        y = np.ascontiguousarray(y.T if y.ndim == 2 else y, dtype=np.float32)
+        if max_samples is not None:
+            y = np.ascontiguousarray(y[..., :max_samples])
     if y.shape[-1] == 0:
         raise ValueError(f"audio file {path!r} is too short to resample to sr={sr}.")
-    finite = np.isfinite(y)
-    if not finite.all():
+    peak = peak_amplitude(y)
+    if not np.isfinite(peak):
         raise ValueError(
-            f"audio file {path!r} holds {int(y.size - finite.sum())} NaN or infinite "
-            "sample(s); audio must be finite."
+            f"audio file {path!r} holds {int(y.size - np.isfinite(y).sum())} NaN or "
+            "infinite sample(s); audio must be finite."
         )
+    check_amplitude(peak, f"audio file {path!r}")
     return y
 
 

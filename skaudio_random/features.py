@@ -66,8 +66,10 @@ width : int, default=120
         all cores).
     memory : str, os.PathLike or joblib.Memory, default=None
         Folder of a per-clip feature cache keyed by the audio content and every
-        parameter that changes the features: a grid search over classifier
-        parameters computes each clip once, and an interrupted run resumes.
+        parameter that changes the features: with an int ``random_state``, a grid
+        search over classifier parameters computes each clip once, and an
+        interrupted run resumes. With ``random_state=None`` each clone draws its
+        own network and computes its features again (a warning says so).
     verbose : bool or int, default=False
         Show a progress bar over clips.
     random_state : int, RandomState instance or None, default=None

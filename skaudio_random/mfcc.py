@@ -29,7 +29,8 @@ class MFCC(AudioFeatureTransformer):
     Parameters
     ----------
     n_mfcc : int, default=20
-        Number of coefficients (c0 included).
+        Number of coefficients (c0 included), at most the 128 mel bands they are
+        computed from.
     delta : {"diff", "savgol"}, default="diff"
         ``"diff"``: plain first differences along time, as the paper's code did;
         ``"savgol"``: :func:`librosa.feature.delta` (9-frame Savitzky-Golay).
@@ -106,6 +107,13 @@ class MFCC(AudioFeatureTransformer):
         self.verbose = verbose
 
     def _prepare(self) -> None:
+        if self.n_mfcc > self.n_mels:
+            # The DCT of n_mels bands has n_mels coefficients: librosa would return
+            # fewer rows than the names promise.
+            raise ValueError(
+                f"n_mfcc={self.n_mfcc} exceeds the n_mels={self.n_mels} mel bands "
+                f"the MFCCs are computed from; use n_mfcc <= {self.n_mels}."
+            )
         if self.fix_length == "crop" and self.n_samples is None:
             raise ValueError("fix_length='crop' needs an int n_samples; got None.")
 

@@ -170,3 +170,60 @@ def test_fix_length_errors():
         fix_length(np.zeros(5), 0, "zero")
     with pytest.raises(ValueError, match="empty"):
         fix_length(np.zeros(0), 3, "repeat")
+
+
+def _whole_file_reference(path, sr=12000):
+    """The decoder before streaming: the whole file at once, then mono, resample."""
+    import soxr
+
+    y, sr_native = sf.read(path, dtype="float32", always_2d=True)
+    return soxr.resample(to_mono(y), sr_native, sr, quality="HQ").astype(np.float32)
+
+
+@pytest.mark.parametrize("sr_native, channels", [(44100, 2), (22050, 1), (12000, 3)])
+def test_streamed_decoding_equals_the_whole_file(
+    tmp_path, monkeypatch, sr_native, channels
+):
+    import skaudio_random.audio as audio
+
+    monkeypatch.setattr(audio, "DECODE_BLOCK", 4099)  # many, odd-sized blocks
+    rng = np.random.default_rng(0)
+    path = tmp_path / "long.wav"
+    sf.write(path, 0.3 * rng.standard_normal((5 * sr_native, channels)), sr_native)
+    ref = _whole_file_reference(path)
+    np.testing.assert_array_equal(load_audio(path), ref)
+    for n in (1, 12000, 12001, 30000, len(ref), len(ref) + 5):
+        np.testing.assert_array_equal(load_audio(path, max_samples=n), ref[:n])
+
+
+def test_a_crop_decodes_only_the_start_of_a_long_file(tmp_path, monkeypatch):
+    from skaudio_random import MFCC, SampleLevel
+
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "long.wav")
+    sf.write(path, 0.3 * rng.standard_normal((60 * 44100, 2)), 44100)
+    read = []
+    original = sf.SoundFile.read
+
+    def counting(self, frames=-1, *args, **kwargs):
+        out = original(self, frames, *args, **kwargs)
+        read.append(len(out))
+        return out
+
+    monkeypatch.setattr(sf.SoundFile, "read", counting)
+    ref = _whole_file_reference(path)
+    crop = dict(fix_length="crop", n_samples=24000)
+    for est, ref_est in [
+        (MFCC(**crop), MFCC(**crop)),
+        (SampleLevel(**crop, random_state=0), SampleLevel(**crop, random_state=0)),
+    ]:
+        read.clear()
+        np.testing.assert_array_equal(
+            est.transform([path]), ref_est.transform([ref])
+        )
+        # 2 s at 12 kHz is about 7.4 s at 44.1 kHz: a few blocks of the 60 s file
+        assert 0 < sum(read) < 10 * 44100
+    read.clear()
+    whole = MFCC().transform([path])
+    np.testing.assert_array_equal(whole, MFCC().transform([ref]))
+    assert sum(read) == 60 * 44100

@@ -219,3 +219,90 @@ def test_spoken_digits_beat_chance(cls):
     model = make_pipeline(StandardScaler(), LinearSVC(C=0.1, max_iter=20000))
     acc = cross_val_score(model, X, y, cv=SHUFFLED).mean()
     assert acc > MIN_ACCURACY.get(cls.__name__, 0.2), acc
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(width=True), "'width' parameter of Timbral must not be a bool"),
+        (dict(random_state=False), "'random_state' parameter of Timbral must not"),
+        (dict(n_jobs=0), r"'n_jobs' parameter of Timbral must be an int in the range"),
+        (dict(device="meta"), "device='meta' is not supported"),
+    ],
+)
+def test_bad_parameters_fail_up_front(clips, params, match, monkeypatch):
+    from skaudio_random._cnn_base import RandomCNNBase
+
+    def never(*args, **kwargs):
+        raise AssertionError("the network was built")
+
+    monkeypatch.setattr(RandomCNNBase, "_build", never)
+    for call in ("fit", "transform"):
+        with pytest.raises(ValueError, match=match):
+            getattr(short(sr.Timbral, **params), call)(clips)
+
+
+@pytest.mark.parametrize(
+    "cls, params, match",
+    [
+        (sr.VGG, dict(width=10**6), r"VGG\(width=1000000\) needs about 5.76 TB"),
+        (sr.VGG, dict(n_frames=10**9), r"VGG\(n_frames=1000000000\) needs about"),
+        (sr.SampleLevel, dict(n_samples=10**12), r"\(n_samples=1000000000000\)"),
+    ],
+)
+def test_sizes_that_cannot_fit_fail_before_allocating(
+    clips, cls, params, match, monkeypatch
+):
+    from skaudio_random._cnn_base import RandomCNNBase
+
+    def never(*args, **kwargs):
+        raise AssertionError("the network was built")
+
+    monkeypatch.setattr(RandomCNNBase, "_build", never)
+    with pytest.raises(MemoryError, match=match + ".* of memory available on cpu"):
+        cls(**params, device="cpu").fit(clips)
+
+
+def test_memory_estimate_is_exact_for_a_built_network():
+    from skaudio_random._memory import estimate_activation_bytes, estimate_weight_bytes
+
+    est = short(sr.VGG, width=3500, random_state=0)
+    est.fit([np.zeros(24000, np.float32)])
+    options = {"batchnorm": None}
+    weights = sum(4 * p.numel() for p in est._network.parameters())
+    assert estimate_weight_bytes(est._spec, est._nf, options) == weights
+    shape = (96, est.n_frames)
+    assert estimate_activation_bytes(est._spec, est._nf, options, shape) == (
+        est._per_clip_bytes(shape)
+    )
+
+
+def test_grid_search_with_int_seed_computes_each_clip_once(tmp_path, monkeypatch):
+    from sklearn.model_selection import GridSearchCV
+
+    from skaudio_random._cnn_base import RandomCNNBase
+
+    rng = np.random.default_rng(0)
+    X = [(0.1 * rng.standard_normal(12000)).astype(np.float32) for _ in range(12)]
+    y = np.arange(12) % 2
+    computed = []
+    original = RandomCNNBase._transform_clips
+
+    def counting(self, clips, names):
+        computed.extend(names)
+        return original(self, clips, names)
+
+    monkeypatch.setattr(RandomCNNBase, "_transform_clips", counting)
+    pipe = make_pipeline(
+        short(sr.Temporal, n_frames=47, random_state=0, memory=tmp_path), LinearSVC()
+    )
+    grid = {"linearsvc__C": [0.1, 1.0, 10.0]}
+    GridSearchCV(pipe, grid, cv=StratifiedKFold(3)).fit(X, y)
+    entries = list((tmp_path / "skaudio_random_features").rglob("*.f32"))
+    assert len(entries) == len(X) == len(computed)
+
+
+def test_memory_without_int_seed_warns(tmp_path, clips):
+    for rs in (None, np.random.RandomState(0)):
+        with pytest.warns(UserWarning, match="Pass an int random_state"):
+            short(sr.Temporal, random_state=rs, memory=tmp_path).transform(clips[:1])

@@ -81,3 +81,15 @@ def test_spoken_digits_beat_chance():
     assert np.isfinite(X).all()
     acc = cross_val_score(make_pipeline(StandardScaler(), SVC()), X, y, cv=SHUFFLED).mean()
     assert acc > 0.6  # chance is 0.1
+
+
+def test_n_mfcc_is_capped_by_the_mel_bands(rng):
+    """librosa returns at most n_mels coefficients: names and output must agree."""
+    X = rng.standard_normal((1, 12000)).astype(np.float32)
+    top = MFCC(n_mfcc=128)
+    assert top.transform(X).shape == (1, len(top.get_feature_names_out())) == (1, 768)
+    for call in (MFCC(n_mfcc=129).transform, MFCC(n_mfcc=129).fit):
+        with pytest.raises(ValueError, match="n_mfcc=129 exceeds the n_mels=128"):
+            call(X)
+    with pytest.raises(ValueError, match="n_mfcc=129"):
+        MFCC(n_mfcc=129).get_feature_names_out()
