@@ -46,6 +46,7 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
+from . import cnn14
 from ._blocks import N_MELS
 from ._flops import count_macs
 from ._network import plugin
@@ -186,6 +187,7 @@ _TABLE = [
     ("timbral_time", "TimbralTime",
      partial(_MUSIC, name="timbral_time", **_TIME), 4, 128, ()),
     ("vgg", "VGG", VGGNet, 32, 717, _BATCHNORM),
+    ("cnn14", "CNN14", plugin(cnn14.CNN14Net, "cnn14"), 2, 56, ()),
 ]
 # fmt: on
 
