@@ -102,6 +102,14 @@ def test_fast_path_is_used_and_batch_independent(name, monkeypatch):
         assert torch.equal(net(x[i : i + 1])[0], together[i])
 
 
+@pytest.mark.parametrize("name", sorted(set(NAMES) - set(FAST)))
+def test_architectures_without_a_fast_path_run_their_plain_forward(name):
+    net = build(name, 2)
+    x = example(name, 2000 if ARCHITECTURES[name].input_kind == "waveform" else 60)
+    assert torch.equal(net(x), net(x, reference=True))
+    assert torch.isfinite(net(x)).all() and net(x).shape == (2, net.n_features)
+
+
 @pytest.mark.parametrize(
     "name,options",
     [("frame_level", {"backend_averaging": "collapsed"}),

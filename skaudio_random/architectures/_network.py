@@ -458,10 +458,18 @@ class NetworkFeatures(nn.Module):
             )
         return x if x.dtype == torch.float32 else x.float()
 
-    def forward(self, x: Tensor, *, compute_dtype: torch.dtype | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        *,
+        reference: bool = False,
+        compute_dtype: torch.dtype | None = None,
+    ) -> Tensor:
         """Features (batch, n_features) float32 of a log-mel or waveform batch.
 
         ``compute_dtype=torch.bfloat16`` runs the network under autocast.
+        ``reference`` is accepted for the built-ins' interface: a plug-in has no
+        hand-written fast path, its plain forward is the reference.
         """
         x = self._check_input(x)
         if compute_dtype is not None and compute_dtype != x.dtype:
