@@ -415,7 +415,8 @@ def architecture_table() -> str:
 
     rows = [("transformer", "input", "features at width 120 / 3500", "summary")]
     for spec in ARCHITECTURES.values():
-        lengths = " / ".join(str(spec.n_features(spec.paper_nf[w])) for w in PAPER_WIDTHS)
+        nfs = (spec.paper_nf[w] for w in PAPER_WIDTHS)
+        lengths = " / ".join(str(spec.n_features(nf)) for nf in nfs)
         kind = "log-mel" if spec.input_kind == "mel" else "waveform"
         summary = TRANSFORMERS[spec.class_name].__doc__.split("\n")[0].rstrip(".")
         rows.append((f"``{spec.class_name}``", kind, lengths, summary))
