@@ -64,20 +64,8 @@ from skaudio_random.audio import load_audio  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data" / "librosa_examples"
-CLASSES = {  # transformer class name -> registry key (None: MFCC)
-    "SampleLevel": "sample_level",
-    "FrameLevel": "frame_level",
-    "FrameLevelManyShapes": "frame_level_many_shapes",
-    "Vertical7x96": "vertical_7x96",
-    "Vertical7x86": "vertical_7x86",
-    "Timbral": "timbral",
-    "Temporal": "temporal",
-    "TimbralTemporal": "timbral_temporal",
-    "Time": "time",
-    "TimbralTime": "timbral_time",
-    "VGG": "vgg",
-    "MFCC": None,
-}
+#: transformer class name -> registry key (None: MFCC), in registry order
+CLASSES = {spec.class_name: key for key, spec in ARCHITECTURES.items()} | {"MFCC": None}
 SR = 12000
 CLIP = 360000  # 30 s at 12 kHz: enough for 350 000 samples and 1376 frames
 FILE_SR = 22050

@@ -12,6 +12,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "(CPU or CUDA build, see https://pytorch.org/get-started/locally/)."
     ) from exc
 
+from . import features as _features
 from .audio import fix_length, load_audio
 from .datasets import (
     get_data_home,
@@ -23,19 +24,7 @@ from .datasets import (
     load_urbansound8k,
 )
 from .elm import ELMClassifier
-from .features import (
-    VGG,
-    FrameLevel,
-    FrameLevelManyShapes,
-    SampleLevel,
-    Temporal,
-    Timbral,
-    TimbralTemporal,
-    TimbralTime,
-    Time,
-    Vertical7x86,
-    Vertical7x96,
-)
+from .features import *  # noqa: F403 - one transformer per registry entry
 from .grids import paper_elm_grid, paper_svm_grid
 from .kernels import (
     PrecomputedKernel,
@@ -45,6 +34,7 @@ from .kernels import (
     set_kernel_cache_limit,
 )
 from .mfcc import MFCC
+from .network import RandomNetworkFeatures, resolve_model
 from .spectrogram import LogMelSpectrogram, log_mel_spectrogram
 from .study import StudyResult, run_study
 from .trained import TrainedNetworkClassifier
@@ -52,17 +42,9 @@ from .trained import TrainedNetworkClassifier
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "SampleLevel",
-    "FrameLevel",
-    "FrameLevelManyShapes",
-    "Vertical7x96",
-    "Vertical7x86",
-    "Timbral",
-    "Temporal",
-    "TimbralTemporal",
-    "Time",
-    "TimbralTime",
-    "VGG",
+    *_features.__all__,
+    "RandomNetworkFeatures",
+    "resolve_model",
     "MFCC",
     "load_audio",
     "fix_length",

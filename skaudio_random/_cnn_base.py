@@ -127,7 +127,11 @@ class RandomCNNBase(AudioFeatureTransformer):
 
     A subclass sets ``_architecture`` (a key of
     :data:`skaudio_random.architectures.ARCHITECTURES`) and declares its
-    ``__init__``. The input kind (waveform or log-mel) comes from the registry.
+    ``__init__`` (:mod:`skaudio_random.features` generates both from the
+    registry). The input kind (waveform or log-mel) comes from the registry.
+    :class:`~skaudio_random.RandomNetworkFeatures` overrides the network
+    hooks (``_input_kind``, ``_prepare``, ``_n_features``, ``_cache_key``) for
+    a user's own network.
     """
 
     _architecture: str = ""
@@ -146,8 +150,16 @@ class RandomCNNBase(AudioFeatureTransformer):
     def _spec(self):
         return ARCHITECTURES[self._architecture]
 
+    @property
+    def _input_kind(self) -> str:
+        return self._spec.input_kind
+
+    def _label(self) -> str:
+        """How the model is named in messages."""
+        return type(self).__name__
+
     def _options(self) -> dict:
-        return {name: getattr(self, name) for name in self._spec.options}
+        return {opt.name: getattr(self, opt.name) for opt in self._spec.options}
 
     def _resolve_seed(self) -> int:
         # An int is its own seed; otherwise draw once per instance and keep it, so
@@ -160,7 +172,24 @@ class RandomCNNBase(AudioFeatureTransformer):
             self._seed_source = rs
         return self._seed
 
+    def _check_batchnorm(self) -> None:
+        if getattr(self, "batchnorm", None) is None:
+            return
+        # Batch statistics tie a clip's features to its batch: the batch must be
+        # explicit and every clip computed in the order given.
+        if self.batch_size == "auto":
+            raise ValueError(
+                "batchnorm='batch' needs an explicit int batch_size: the "
+                "features depend on which clips share a batch."
+            )
+        if self.memory is not None:
+            raise ValueError(
+                "memory cannot be used with batchnorm='batch': cached clips "
+                "would change the composition of the remaining batches."
+            )
+
     def _prepare(self) -> None:
+        self._check_batchnorm()
         spec = self._spec
         nf = nf_for_width(spec.name, int(self.width))
         seed = self._resolve_seed()
@@ -179,21 +208,21 @@ class RandomCNNBase(AudioFeatureTransformer):
         self._nf = nf
         self._device = device
         self._frontend = None
-        if spec.input_kind == "mel":
+        if self._input_kind == "mel":
             self._frontend = LogMelSpectrogram(sr=self.sr).to(device)
         self._peak_bytes = {}
 
     def _length_check(self) -> None:
         target = self._target_length()
         if self.fix_length != "none" and target < self._network.min_length:
-            unit = "n_frames" if self._spec.input_kind == "mel" else "n_samples"
+            unit = "n_frames" if self._input_kind == "mel" else "n_samples"
             raise ValueError(
-                f"{unit}={target} is too short for {type(self).__name__}, which needs "
+                f"{unit}={target} is too short for {self._label()}, which needs "
                 f"at least {self._network.min_length}."
             )
 
     def _target_length(self) -> int:
-        if self._spec.input_kind == "mel":
+        if self._input_kind == "mel":
             return self.n_frames
         return self.n_samples
 
@@ -211,7 +240,7 @@ class RandomCNNBase(AudioFeatureTransformer):
         y = fix_length(y, self.n_samples, self.fix_length, name=name)
         if y.shape[-1] < self._network.min_length:
             raise ValueError(
-                f"{name} has {y.shape[-1]} samples; {type(self).__name__} needs at "
+                f"{name} has {y.shape[-1]} samples; {self._label()} needs at "
                 f"least {self._network.min_length}. Use fix_length='zero' or 'repeat'."
             )
         return torch.from_numpy(np.ascontiguousarray(y))
@@ -240,7 +269,7 @@ class RandomCNNBase(AudioFeatureTransformer):
         if mode == "none":
             if mel.shape[-1] < self._network.min_length:
                 raise ValueError(
-                    f"{name} gives {mel.shape[-1]} frames; {type(self).__name__} needs "
+                    f"{name} gives {mel.shape[-1]} frames; {self._label()} needs "
                     f"at least {self._network.min_length}. Use fix_length='zero' or "
                     "'repeat'."
                 )
@@ -294,7 +323,7 @@ class RandomCNNBase(AudioFeatureTransformer):
         return self.batch_size if self.batch_size != "auto" else 16
 
     def _prepare_fn(self):
-        mel = self._spec.input_kind == "mel"
+        mel = self._input_kind == "mel"
         return self._prepare_mel if mel else self._prepare_waveform
 
     def _transform_clips(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:

@@ -1,32 +1,25 @@
-"""The paper's eleven random-weight CNNs as fit-less scikit-learn transformers.
+"""The registered random-weight CNNs as fit-less scikit-learn transformers.
 
 J. Pons and X. Serra, "Randomly weighted CNNs for (music) audio classification",
-ICASSP 2019. Each class wraps one entry of
-:data:`skaudio_random.architectures.ARCHITECTURES`; the shared behaviour lives in
-:class:`~skaudio_random._cnn_base.RandomCNNBase`.
+ICASSP 2019. One class per entry of
+:data:`skaudio_random.architectures.ARCHITECTURES`, generated from the registry
+by :func:`make_transformer` (named by the entry's ``class_name``, with an
+explicit keyword-only ``__init__`` so that scikit-learn's ``get_params``,
+``clone`` and ``repr`` work, and a module-level name so that pickle finds it).
+The shared behaviour lives in :class:`~skaudio_random._cnn_base.RandomCNNBase`;
+the docstrings below (``_DOCS``) describe the paper's models, and an
+architecture without one gets its network's summary.
 """
 
 from __future__ import annotations
 
+import inspect
 from numbers import Integral
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from ._cnn_base import RandomCNNBase
-
-__all__ = [
-    "SampleLevel",
-    "FrameLevel",
-    "FrameLevelManyShapes",
-    "Vertical7x96",
-    "Vertical7x86",
-    "Timbral",
-    "Temporal",
-    "TimbralTemporal",
-    "Time",
-    "TimbralTime",
-    "VGG",
-]
+from .architectures import ARCHITECTURES, ArchitectureSpec
 
 _COMMON_PARAMS = """\
 width : int, default=120
@@ -104,107 +97,10 @@ _SEE_ALSO_AND_REFS = """
        classification", ICASSP 2019, arXiv:1805.00237.
 """
 
-
-_BACKEND_DOC = """backend_averaging : {"per_filter", "collapsed"}, default="per_filter"
-        How the three back-end layers are summarised. ``"per_filter"`` averages
-        every filter, as the paper describes. ``"collapsed"`` reproduces the
-        authors' code, which (by a reshape slip) averaged each back-end layer to
-        one value over time and all filters followed by ``n_filters - 1`` zeros;
-        the published frame-level numbers were produced that way (SPEC section 9).
-    """
-
-
-def _document(input_kind: str):
-    """Fill the shared parameter text into a class docstring."""
-
-    def decorate(cls):
-        length = _MEL_LENGTH if input_kind == "mel" else _WAVEFORM_LENGTH
-        params = _COMMON_PARAMS.format(
-            length_param=length, mel_note=_MEL_NOTE if input_kind == "mel" else ""
-        )
-        doc = cls.__doc__.replace("{params}", params)
-        doc = doc.replace("{backend}", _BACKEND_DOC).replace("{see_also}", _SEE_ALSO_AND_REFS)
-        cls.__doc__ = doc
-        return cls
-
-    return decorate
-
-
-class _WaveformCNN(RandomCNNBase):
-    """Base of the models whose input is the raw waveform."""
-
-    _parameter_constraints: dict = {
-        **RandomCNNBase._parameter_constraints,
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-    }
-
-    def __init__(
-        self,
-        *,
-        width=120,
-        n_samples=350000,
-        sr=12000,
-        fix_length="crop",
-        device="auto",
-        batch_size="auto",
-        precision="float32",
-        n_jobs=None,
-        memory=None,
-        verbose=False,
-        random_state=None,
-    ):
-        self.width = width
-        self.n_samples = n_samples
-        self.sr = sr
-        self.fix_length = fix_length
-        self.device = device
-        self.batch_size = batch_size
-        self.precision = precision
-        self.n_jobs = n_jobs
-        self.memory = memory
-        self.verbose = verbose
-        self.random_state = random_state
-
-
-class _MelCNN(RandomCNNBase):
-    """Base of the models whose input is the paper's 96-band log-mel spectrogram."""
-
-    _parameter_constraints: dict = {
-        **RandomCNNBase._parameter_constraints,
-        "n_frames": [Interval(Integral, 1, None, closed="left")],
-    }
-
-    def __init__(
-        self,
-        *,
-        width=120,
-        n_frames=1376,
-        sr=12000,
-        fix_length="crop",
-        device="auto",
-        batch_size="auto",
-        precision="float32",
-        n_jobs=None,
-        memory=None,
-        verbose=False,
-        random_state=None,
-    ):
-        self.width = width
-        self.n_frames = n_frames
-        self.sr = sr
-        self.fix_length = fix_length
-        self.device = device
-        self.batch_size = batch_size
-        self.precision = precision
-        self.n_jobs = n_jobs
-        self.memory = memory
-        self.verbose = verbose
-        self.random_state = random_state
-
-
-@_document("waveform")
-class SampleLevel(_WaveformCNN):
-    """Sample-level random CNN on the waveform (Lee et al.'s design).
+#: Transformer description per registry name ({params}, {options}, {see_also}
+#: are filled in); optional: a new architecture falls back to its network's summary.
+_DOCS = {
+    "sample_level": """Sample-level random CNN on the waveform (Lee et al.'s design).
 
     A stride-3 convolution of length 3, then six blocks of [conv 3, ReLU,
     max-pool 3]; the features are the time-averages of every filter of all seven
@@ -213,6 +109,7 @@ class SampleLevel(_WaveformCNN):
     Parameters
     ----------
     {params}
+    {options}
     {see_also}
     Examples
     --------
@@ -221,46 +118,8 @@ class SampleLevel(_WaveformCNN):
     >>> X = np.random.default_rng(0).standard_normal((2, 24000)).astype(np.float32)
     >>> SampleLevel(n_samples=24000, random_state=0).transform(X).shape
     (2, 161)
-    """
-
-    _architecture = "sample_level"
-
-
-
-
-class _FrameLevelBase(_WaveformCNN):
-    _parameter_constraints: dict = {
-        **_WaveformCNN._parameter_constraints,
-        "backend_averaging": [StrOptions({"per_filter", "collapsed"})],
-    }
-
-    def __init__(
-        self,
-        *,
-        width=120,
-        n_samples=350000,
-        backend_averaging="per_filter",
-        sr=12000,
-        fix_length="crop",
-        device="auto",
-        batch_size="auto",
-        precision="float32",
-        n_jobs=None,
-        memory=None,
-        verbose=False,
-        random_state=None,
-    ):
-        super().__init__(
-            width=width, n_samples=n_samples, sr=sr, fix_length=fix_length,
-            device=device, batch_size=batch_size, precision=precision, n_jobs=n_jobs,
-            memory=memory, verbose=verbose, random_state=random_state,
-        )
-        self.backend_averaging = backend_averaging
-
-
-@_document("waveform")
-class FrameLevel(_FrameLevelBase):
-    """Frame-level random CNN on the waveform (Dieleman and Schrauwen's front end).
+    """,
+    "frame_level": """Frame-level random CNN on the waveform (Dieleman and Schrauwen's front end).
 
     A length-512, stride-32 convolution, then three length-7 convolutions, the
     last two with residual connections and a max-pool by two between them;
@@ -270,7 +129,7 @@ class FrameLevel(_FrameLevelBase):
     Parameters
     ----------
     {params}
-    {backend}
+    {options}
     {see_also}
     Examples
     --------
@@ -279,14 +138,8 @@ class FrameLevel(_FrameLevelBase):
     >>> X = np.random.default_rng(0).standard_normal((2, 24000)).astype(np.float32)
     >>> FrameLevel(n_samples=24000, random_state=0).transform(X).shape
     (2, 160)
-    """
-
-    _architecture = "frame_level"
-
-
-@_document("waveform")
-class FrameLevelManyShapes(_FrameLevelBase):
-    """Frame-level random CNN with five front-end filter lengths (512 ... 32).
+    """,
+    "frame_level_many_shapes": """Frame-level random CNN with five front-end filter lengths (512 ... 32).
 
     Five parallel stride-32 convolutions of lengths 512, 256, 128, 64 and 32
     (TF "same" padding), then the frame-level back end; ``8 * n_filters``
@@ -295,7 +148,7 @@ class FrameLevelManyShapes(_FrameLevelBase):
     Parameters
     ----------
     {params}
-    {backend}
+    {options}
     {see_also}
     Examples
     --------
@@ -304,14 +157,8 @@ class FrameLevelManyShapes(_FrameLevelBase):
     >>> X = np.random.default_rng(0).standard_normal((2, 24000)).astype(np.float32)
     >>> FrameLevelManyShapes(n_samples=24000, random_state=0).transform(X).shape
     (2, 160)
-    """
-
-    _architecture = "frame_level_many_shapes"
-
-
-@_document("mel")
-class Vertical7x96(_MelCNN):
-    """One 7x96 convolution spanning all mel bands (a 1-D convolution over time).
+    """,
+    "vertical_7x96": """One 7x96 convolution spanning all mel bands (a 1-D convolution over time).
 
     Features are the time-averages of its ReLU maps (160 at width 120, 3585 at
     width 3500).
@@ -319,6 +166,7 @@ class Vertical7x96(_MelCNN):
     Parameters
     ----------
     {params}
+    {options}
     {see_also}
     Examples
     --------
@@ -327,14 +175,8 @@ class Vertical7x96(_MelCNN):
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> Vertical7x96(n_frames=47, random_state=0).transform(X).shape
     (2, 160)
-    """
-
-    _architecture = "vertical_7x96"
-
-
-@_document("mel")
-class Vertical7x86(_MelCNN):
-    """One 7x86 convolution, max-pooled over frequency, then time-averaged.
+    """,
+    "vertical_7x86": """One 7x86 convolution, max-pooled over frequency, then time-averaged.
 
     The 86-band kernel slides over 11 frequency positions, giving some pitch
     invariance (160 features at width 120, 3585 at width 3500).
@@ -342,6 +184,7 @@ class Vertical7x86(_MelCNN):
     Parameters
     ----------
     {params}
+    {options}
     {see_also}
     Examples
     --------
@@ -350,14 +193,8 @@ class Vertical7x86(_MelCNN):
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> Vertical7x86(n_frames=47, random_state=0).transform(X).shape
     (2, 160)
-    """
-
-    _architecture = "vertical_7x86"
-
-
-@_document("mel")
-class Timbral(_MelCNN):
-    """Musically motivated timbral filters (Pons et al.): six vertical shapes.
+    """,
+    "timbral": """Musically motivated timbral filters (Pons et al.): six vertical shapes.
 
     Kernels 7x86, 3x86, 1x86, 7x38, 3x38, 1x38 with filter counts in the ratio
     1:2:4, each max-pooled over frequency; ``14 * n_filters`` time-averages (112
@@ -366,6 +203,7 @@ class Timbral(_MelCNN):
     Parameters
     ----------
     {params}
+    {options}
     {see_also}
     Examples
     --------
@@ -374,14 +212,8 @@ class Timbral(_MelCNN):
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> Timbral(n_frames=47, random_state=0).transform(X).shape
     (2, 112)
-    """
-
-    _architecture = "timbral"
-
-
-@_document("mel")
-class Temporal(_MelCNN):
-    """Musically motivated temporal filters over the mean energy envelope.
+    """,
+    "temporal": """Musically motivated temporal filters over the mean energy envelope.
 
     The log-mel is averaged over bands, then filtered by 1-D kernels of 165, 128,
     64 and 32 frames; ``14 * n_filters`` time-averages (112 at width 120, 3584 at
@@ -390,6 +222,7 @@ class Temporal(_MelCNN):
     Parameters
     ----------
     {params}
+    {options}
     {see_also}
     Examples
     --------
@@ -398,14 +231,8 @@ class Temporal(_MelCNN):
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> Temporal(n_frames=47, fix_length="zero", random_state=0).transform(X).shape
     (2, 112)
-    """
-
-    _architecture = "temporal"
-
-
-@_document("mel")
-class TimbralTemporal(_MelCNN):
-    """Timbral and temporal filters side by side in one wide layer.
+    """,
+    "timbral_temporal": """Timbral and temporal filters side by side in one wide layer.
 
     ``28 * n_filters`` features: the timbral averages then the temporal ones (112
     at width 120, 3584 at width 3500).
@@ -413,6 +240,7 @@ class TimbralTemporal(_MelCNN):
     Parameters
     ----------
     {params}
+    {options}
     {see_also}
     Examples
     --------
@@ -421,14 +249,8 @@ class TimbralTemporal(_MelCNN):
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> TimbralTemporal(n_frames=47, random_state=0).transform(X).shape
     (2, 112)
-    """
-
-    _architecture = "timbral_temporal"
-
-
-@_document("mel")
-class Time(_MelCNN):
-    """Temporal filters with short kernels (64, 32, 16, 8 frames) for sound events.
+    """,
+    "time": """Temporal filters with short kernels (64, 32, 16, 8 frames) for sound events.
 
     The paper's UrbanSound8K variant of :class:`Temporal` (112 features at width
     120, 3584 at width 3500).
@@ -436,6 +258,7 @@ class Time(_MelCNN):
     Parameters
     ----------
     {params}
+    {options}
     {see_also}
     Examples
     --------
@@ -444,14 +267,8 @@ class Time(_MelCNN):
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> Time(n_frames=47, random_state=0).transform(X).shape
     (2, 112)
-    """
-
-    _architecture = "time"
-
-
-@_document("mel")
-class TimbralTime(_MelCNN):
-    """Timbral filters and short temporal ("time") filters in one wide layer.
+    """,
+    "timbral_time": """Timbral filters and short temporal ("time") filters in one wide layer.
 
     The paper's UrbanSound8K variant of :class:`TimbralTemporal` (112 features at
     width 120, 3584 at width 3500).
@@ -459,6 +276,7 @@ class TimbralTime(_MelCNN):
     Parameters
     ----------
     {params}
+    {options}
     {see_also}
     Examples
     --------
@@ -467,14 +285,8 @@ class TimbralTime(_MelCNN):
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> TimbralTime(n_frames=47, random_state=0).transform(X).shape
     (2, 112)
-    """
-
-    _architecture = "timbral_time"
-
-
-@_document("mel")
-class VGG(_MelCNN):
-    """VGG-like random CNN: five blocks of 3x3 convolution, ELU and max-pooling.
+    """,
+    "vgg": """VGG-like random CNN: five blocks of 3x3 convolution, ELU and max-pooling.
 
     Pools (time x mel) 4x2, 4x3, 5x2, 4x2, 4x4; features are the averages of every
     pooled map of the five blocks (``5 * n_filters``: 160 at width 120, 3585 at
@@ -483,15 +295,7 @@ class VGG(_MelCNN):
     Parameters
     ----------
     {params}
-    batchnorm : {None, "batch"}, default=None
-        ``None`` is the paper's model. ``"batch"`` reproduces the batch-normalised
-        random network of Choi et al. that the paper's section 3.4 examines (SPEC
-        section 8): the input log-mel is normalised per mel band and every block
-        becomes conv, ELU, normalisation, pool, all with the statistics of the
-        current batch (biased variance, eps 1e-3, no learned scale). A clip's
-        features then depend on the other clips of its batch, on ``batch_size``
-        and on the order of ``X``, which is why the paper drops it. Needs an int
-        ``batch_size`` and no ``memory``.
+    {options}
     {see_also}
     Examples
     --------
@@ -500,50 +304,130 @@ class VGG(_MelCNN):
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> VGG(n_frames=47, random_state=0).transform(X).shape
     (2, 160)
+    """,
+}
+
+_GENERIC_DOC = """{summary}
+
+    Random-weight network ``{name}`` of the registry; the features are the
+    averages of its feature maps (see
+    :data:`skaudio_random.architectures.ARCHITECTURES`).
+
+    Parameters
+    ----------
+    {params}
+    {options}
+    {see_also}"""
+
+#: Parameters of every transformer, after ``width`` and the length parameter.
+_TAIL = {
+    "sr": 12000,
+    "fix_length": "crop",
+    "device": "auto",
+    "batch_size": "auto",
+    "precision": "float32",
+    "n_jobs": None,
+    "memory": None,
+    "verbose": False,
+    "random_state": None,
+}
+
+
+def _summary(spec: ArchitectureSpec) -> str:
+    build = spec.build
+    while hasattr(build, "func"):
+        build = build.func
+    doc = inspect.getdoc(getattr(build, "factory", build)) or spec.name
+    return doc.split("\n\n")[0]
+
+
+def _class_doc(spec: ArchitectureSpec) -> str:
+    kind = spec.input_kind
+    length = _MEL_LENGTH if kind == "mel" else _WAVEFORM_LENGTH
+    params = _COMMON_PARAMS.format(
+        length_param=length, mel_note=_MEL_NOTE if kind == "mel" else ""
+    )
+    options = "\n    ".join(opt.doc for opt in spec.options)
+    template = _DOCS.get(spec.name, _GENERIC_DOC)
+    doc = template.replace("{summary}", _summary(spec)).replace("{name}", spec.name)
+    doc = doc.replace("{params}", params).replace("{see_also}", _SEE_ALSO_AND_REFS)
+    if options:
+        return doc.replace("{options}", options)
+    return doc.replace("    {options}\n", "")
+
+
+def make_transformer(spec: ArchitectureSpec, module: str = __name__) -> type:
+    """The transformer class of one registry entry.
+
+    Its ``__init__`` is generated from a code template with explicit
+    keyword-only parameters: ``width``, ``n_frames`` or ``n_samples``, the
+    entry's options, then the common parameters (``sr`` ... ``random_state``),
+    each stored unchanged as scikit-learn requires.
     """
-
-    _architecture = "vgg"
-
-    _parameter_constraints: dict = {
-        **_MelCNN._parameter_constraints,
-        "batchnorm": [StrOptions({"batch"}), None],
+    length = ("n_frames", 1376) if spec.input_kind == "mel" else ("n_samples", 350000)
+    defaults = {"width": 120, length[0]: length[1]}
+    defaults |= {opt.name: opt.default for opt in spec.options} | _TAIL
+    names = list(defaults)
+    source = f"def __init__(self, *, {', '.join(names)}):\n" + "".join(
+        f"    self.{n} = {n}\n" for n in names
+    )
+    namespace: dict = {}
+    exec(source, namespace)  # noqa: S102 - fixed template, names from the registry
+    init = namespace["__init__"]
+    init.__kwdefaults__ = defaults
+    init.__module__ = module
+    init.__qualname__ = f"{spec.class_name}.__init__"
+    constraints = {
+        **RandomCNNBase._parameter_constraints,
+        length[0]: [Interval(Integral, 1, None, closed="left")],
+        **{opt.name: opt.constraints for opt in spec.options},
     }
+    attrs = {
+        "__init__": init,
+        "__doc__": _class_doc(spec),
+        "__module__": module,
+        "__qualname__": spec.class_name,
+        "_architecture": spec.name,
+        "_parameter_constraints": constraints,
+    }
+    return type(spec.class_name, (RandomCNNBase,), attrs)
 
-    def __init__(
-        self,
-        *,
-        width=120,
-        n_frames=1376,
-        batchnorm=None,
-        sr=12000,
-        fix_length="crop",
-        device="auto",
-        batch_size="auto",
-        precision="float32",
-        n_jobs=None,
-        memory=None,
-        verbose=False,
-        random_state=None,
-    ):
-        super().__init__(
-            width=width, n_frames=n_frames, sr=sr, fix_length=fix_length,
-            device=device, batch_size=batch_size, precision=precision, n_jobs=n_jobs,
-            memory=memory, verbose=verbose, random_state=random_state,
-        )
-        self.batchnorm = batchnorm
 
-    def _prepare(self) -> None:
-        if self.batchnorm is not None:
-            # Batch statistics tie a clip's features to its batch: the batch must
-            # be explicit and every clip computed in the order given.
-            if self.batch_size == "auto":
-                raise ValueError(
-                    "batchnorm='batch' needs an explicit int batch_size: the "
-                    "features depend on which clips share a batch."
-                )
-            if self.memory is not None:
-                raise ValueError(
-                    "memory cannot be used with batchnorm='batch': cached clips "
-                    "would change the composition of the remaining batches."
-                )
-        super()._prepare()
+#: Transformer class name -> class, in registry order.
+TRANSFORMERS: dict[str, type] = {
+    spec.class_name: make_transformer(spec) for spec in ARCHITECTURES.values()
+}
+globals().update(TRANSFORMERS)  # module-level names: pickle finds the classes here
+__all__ = list(TRANSFORMERS)
+
+
+PAPER_WIDTHS = (120, 3500)
+
+
+def architecture_table() -> str:
+    """The README's table of transformers (reStructuredText), from the registry.
+
+    One row per registered architecture (class, input, feature lengths at the
+    widths 120 and 3500, the first line of its docstring), then the MFCC
+    baseline. ``tests/test_features.py`` checks that README.rst holds it;
+    regenerate with ``python -c "from skaudio_random.features import
+    architecture_table; print(architecture_table())"``.
+    """
+    from .mfcc import MFCC
+
+    rows = [("transformer", "input", "features at width 120 / 3500", "summary")]
+    for spec in ARCHITECTURES.values():
+        nfs = (spec.paper_nf[w] for w in PAPER_WIDTHS)
+        lengths = " / ".join(str(spec.n_features(nf)) for nf in nfs)
+        kind = "log-mel" if spec.input_kind == "mel" else "waveform"
+        summary = TRANSFORMERS[spec.class_name].__doc__.split("\n")[0].rstrip(".")
+        rows.append((f"``{spec.class_name}``", kind, lengths, summary))
+    n_mfcc = len(MFCC().get_feature_names_out())
+    rows.append(("``MFCC``", "waveform", str(n_mfcc), "The paper's baseline"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    rule = "  ".join("=" * w for w in widths)
+
+    def line(row):
+        return "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+
+    return "\n".join([rule, line(rows[0]), rule, *map(line, rows[1:]), rule])

@@ -1,9 +1,10 @@
 """scikit-learn's common estimator checks over every public transformer."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch import nn
 
 import skaudio_random as sr
+from skaudio_random.architectures import ARCHITECTURES
 from skaudio_random.features import __all__ as CNN_NAMES
 
 # The checks feed tiny 2-D float arrays (a few "samples" per row): pad them with
@@ -12,12 +13,23 @@ _WAVEFORM = dict(width=12, n_samples=2048, fix_length="zero", device="cpu", rand
 _MEL = dict(width=12, n_frames=16, fix_length="zero", device="cpu", random_state=0)
 
 
+def small_network():
+    """A user's network (module level, so that the pickling checks can find it)."""
+    return nn.Sequential(nn.Conv1d(96, 4, 3), nn.ReLU(), nn.Conv1d(4, 4, 3), nn.ReLU())
+
+
 def _instances():
     for name in CNN_NAMES:
         cls = getattr(sr, name)
         params = _WAVEFORM if "n_samples" in cls().get_params() else _MEL
-        yield cls(**params)
+        # no shorter than the network allows (found on the meta device)
+        net = ARCHITECTURES[cls._architecture].build(1, generator=None)
+        length = "n_samples" if "n_samples" in params else "n_frames"
+        yield cls(**{**params, length: max(params[length], net.min_length)})
     yield sr.MFCC(fix_length="zero")
+    yield sr.RandomNetworkFeatures(
+        small_network, n_frames=16, fix_length="zero", device="cpu", random_state=0
+    )
 
 
 # Checks that cannot apply to audio transformers, with the reason.

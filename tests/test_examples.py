@@ -26,6 +26,7 @@ EXPECTED = {
     "plot_quickstart.py": ("test accuracy:", "quickstart.png"),
     "plot_compare_architectures.py": ("Timbral+temporal", "compare_architectures.png"),
     "plot_grid_search.py": ("same score at every grid point: True", "grid_search.png"),
+    "plot_your_own_architecture.py": ("SVM accuracy", "your_own_architecture.png"),
 }
 
 

@@ -16,10 +16,23 @@ import skaudio_random as sr
 import skaudio_random.architectures._fast as fast
 from skaudio_random import _cnn_base
 from skaudio_random.architectures import ARCHITECTURES, musically_motivated
+from skaudio_random.architectures._blocks import RandomFeatureNet
 from skaudio_random.features import __all__ as CNN_NAMES
 
 NAMES = list(ARCHITECTURES)
 RTOL = 2e-5
+
+
+def has_fast_path(name):
+    """Whether the architecture's module has a hand-written fast CPU path."""
+    net = ARCHITECTURES[name].build(1, generator=None)  # meta: structure only
+    own = getattr(type(net), "_fast_means", None)
+    return own is not None and own is not RandomFeatureNet._fast_means
+
+
+#: Every registered architecture with a fast path: each is checked against its
+#: reference forward; the others run their plain forward only.
+FAST = [n for n in NAMES if has_fast_path(n)]
 
 
 def build(name, nf, **options):
@@ -56,7 +69,7 @@ def tiny_chunks(monkeypatch):
     monkeypatch.setattr(fast, "_MIN_CHUNK_ROWS", 5)
 
 
-CASES = [(n, 64) for n in NAMES] + [(n, 1) for n in NAMES if "timbral" in n]
+CASES = [(n, 64) for n in FAST] + [(n, 1) for n in FAST if "timbral" in n]
 
 
 @pytest.mark.parametrize("name,im2col_min", CASES)
@@ -70,7 +83,7 @@ def test_fast_path_matches_reference(name, nf, im2col_min, tiny_chunks, monkeypa
         assert_matches(net(x), net(x, reference=True))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FAST)
 def test_fast_path_is_used_and_batch_independent(name, monkeypatch):
     net = build(name, 4)
     wave = ARCHITECTURES[name].input_kind == "waveform"
@@ -87,6 +100,14 @@ def test_fast_path_is_used_and_batch_independent(name, monkeypatch):
     assert len(calls) == 3  # one fast pass per clip
     for i in range(3):  # bitwise: a clip never sees its batch
         assert torch.equal(net(x[i : i + 1])[0], together[i])
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - set(FAST)))
+def test_architectures_without_a_fast_path_run_their_plain_forward(name):
+    net = build(name, 2)
+    x = example(name, 2000 if ARCHITECTURES[name].input_kind == "waveform" else 60)
+    assert torch.equal(net(x), net(x, reference=True))
+    assert torch.isfinite(net(x)).all() and net(x).shape == (2, net.n_features)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +148,7 @@ def test_weight_matrix_cache_follows_in_place_changes():
     assert_matches(net(x), 2 * before)  # ReLU features are positively homogeneous
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FAST)
 def test_bfloat16_fast_path_is_close(name):
     # bfloat16 maps and GEMM inputs (float32 accumulation, float32 means): about
     # 3 significant digits; measured <= 1e-2 of the largest feature at width 3500.

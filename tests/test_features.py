@@ -1,5 +1,6 @@
 """The CNN transformers: paper widths, determinism, input rules, caching, real audio."""
 
+import inspect
 import pickle
 import subprocess
 import sys
@@ -45,12 +46,46 @@ def clips():
     return [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (24000, 30000, 9000, 24000)]
 
 
-@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", [c for c in CLASSES if c.__name__ in PAPER_LENGTHS], ids=lambda c: c.__name__
+)
 @pytest.mark.parametrize("width_index,width", [(0, 120), (1, 3500)])
 def test_paper_feature_lengths(cls, width_index, width):
     names = cls(width=width, random_state=0).get_feature_names_out()
     assert len(names) == PAPER_LENGTHS[cls.__name__][width_index]
     assert len(set(names)) == len(names)
+
+
+def test_classes_come_from_the_registry():
+    from skaudio_random.architectures import ARCHITECTURES
+    from skaudio_random.features import TRANSFORMERS
+
+    assert CNN_NAMES == [spec.class_name for spec in ARCHITECTURES.values()]
+    for spec in ARCHITECTURES.values():
+        cls = getattr(sr, spec.class_name)
+        assert cls is TRANSFORMERS[spec.class_name] and cls._architecture == spec.name
+        assert cls.__module__ == "skaudio_random.features"
+        assert pickle.loads(pickle.dumps(cls)) is cls
+        length = "n_frames" if spec.input_kind == "mel" else "n_samples"
+        names = list(inspect.signature(cls).parameters)
+        assert names[:2] == ["width", length] and names[-1] == "random_state"
+        assert {opt.name for opt in spec.options} <= set(names)
+        with pytest.raises(TypeError):
+            cls(120)  # keyword-only, as every scikit-learn estimator here
+        with pytest.raises(TypeError):
+            cls(no_such_param=1)
+    est = sr.VGG(width=300, batchnorm="batch", batch_size=4)
+    assert repr(est) == "VGG(batch_size=4, batchnorm='batch', width=300)"
+    assert sr.VGG.__init__.__qualname__ == "VGG.__init__"
+
+
+def test_readme_table_is_the_registry():
+    from pathlib import Path
+
+    from skaudio_random.features import architecture_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.rst").read_text()
+    assert architecture_table() in readme, "regenerate README's table"
 
 
 def test_other_widths_pick_the_closest_length():

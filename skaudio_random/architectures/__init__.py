@@ -1,17 +1,25 @@
-"""Registry of the paper's eleven random-weight CNN feature extractors.
+"""Registry of the random-weight CNN feature extractors: one line per architecture.
 
 Pons & Serra (2019), "Randomly weighted CNNs for (music) audio classification",
 ICASSP. Each entry of :data:`ARCHITECTURES` says how to build the torch module
 (``build(nf, *, generator, **options)``), which input it takes ("waveform":
-(batch, n_times) at 12 kHz; "mel": (batch, 96, n_frames) log-mel dB), the
-paper's ``nf`` at the ~120 and ~3500 widths (SPEC section 3.3) and the exact
-feature-vector length for any ``nf``.
+(batch, n_times) at 12 kHz; "mel": (batch, 96, n_frames) log-mel dB, read from
+the module class's ``input_kind``), the transformer class name, the ``nf`` at
+the ~120 and ~3500 widths (SPEC section 3.3 for the paper's eleven) and the
+extra options a transformer exposes. Feature lengths come from the network
+itself, run on the meta device (:meth:`ArchitectureSpec.n_features`).
+
+Adding an architecture is one module plus one line of ``_TABLE``: either a
+:class:`~._blocks.RandomFeatureNet` subclass (with its own averaged maps and,
+optionally, a fast CPU path) or any plain ``nn.Module`` factory ``f(nf)`` with an
+``input_kind`` attribute wrapped by :func:`plugin` (its convolution blocks are
+averaged, see :mod:`._network`). The transformer class (``features.py``), the
+package's public names, the README table and the benchmark lists follow.
 
 Every built module maps its input to (batch, n_features) float32 with
-``forward(x)``, returns the named maps before averaging with
-``forward(x, return_maps=True)``, gives their shapes with ``layer_shapes(length)``
-(meta device, no arithmetic), names its features with ``feature_names()`` and
-has ``min_length`` (smallest valid input length, samples or frames).
+``forward(x)``, names its features with ``feature_names()`` and has
+``min_length`` (smallest valid input length, samples or frames);
+``generator=None`` builds it on the meta device (shapes only).
 
 Examples
 --------
@@ -28,19 +36,25 @@ torch.Size([2, 20])
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
+import torch
+from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
+from . import cnn14
+from ._blocks import N_MELS
 from ._flops import count_macs
-from .frame_level import FrameLevelNet
+from ._network import plugin
+from .frame_level import BACKEND_AVERAGING, FrameLevelNet
 from .musically_motivated import (
     TEMPORAL_KERNELS,
     TIME_KERNELS,
     MusicallyMotivatedNet,
-    temporal_filters,
 )
 from .sample_level import SampleLevelNet
 from .vertical import VerticalNet
@@ -48,15 +62,38 @@ from .vgg import VGGNet
 
 __all__ = [
     "ArchitectureSpec",
+    "Option",
     "ARCHITECTURES",
     "nf_for_width",
+    "closest_nf",
     "count_macs",
+    "plugin",
     "SampleLevelNet",
     "FrameLevelNet",
     "VerticalNet",
     "MusicallyMotivatedNet",
     "VGGNet",
 ]
+
+
+@dataclass(frozen=True)
+class Option:
+    """An extra ``build`` keyword argument exposed by the transformer.
+
+    Attributes
+    ----------
+    name : str
+    default : object
+    constraints : list
+        scikit-learn parameter constraints.
+    doc : str
+        numpydoc entry (``name : type, default=...`` then indented text).
+    """
+
+    name: str
+    default: Any
+    constraints: list
+    doc: str
 
 
 @dataclass(frozen=True)
@@ -67,64 +104,97 @@ class ArchitectureSpec:
     ----------
     name : str
         Registry key (lowercase).
+    class_name : str
+        Name of the transformer class in :mod:`skaudio_random`.
     build : callable
         ``build(nf, *, generator, **options) -> nn.Module``; weights are drawn
-        on the CPU from ``generator``.
-    input_kind : {"waveform", "mel"}
-        (batch, n_times) at 12 kHz, or (batch, 96, n_frames) log-mel dB.
+        on the CPU from ``generator`` (``None``: meta device).
     paper_nf : dict of int to int
-        ``{120: nf, 3500: nf}`` from SPEC section 3.3.
-    n_features : callable
-        nf -> exact feature-vector length.
-    options : tuple of str
-        Extra ``build`` keyword arguments a transformer may expose.
+        ``{120: nf, 3500: nf}`` (SPEC section 3.3 for the paper's models).
+    options : tuple of Option
+        Extra ``build`` keyword arguments a transformer exposes.
     """
 
     name: str
+    class_name: str
     build: Callable[..., nn.Module]
-    input_kind: str
     paper_nf: dict[int, int]
-    n_features: Callable[[int], int]
-    options: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
+
+    @property
+    def input_kind(self) -> str:
+        """``"waveform"`` or ``"mel"``, declared by the module class."""
+        build = self.build
+        while isinstance(build, partial):
+            build = build.func
+        return build.input_kind
+
+    def n_features(self, nf: int) -> int:
+        """Feature-vector length at ``nf``: the output width of the network
+        built on the meta device, run on its minimum input length."""
+        return _meta_n_features(self.name, nf)
 
 
-def _temporal_len(nf: int) -> int:
-    return sum(temporal_filters(nf))
+@functools.cache
+def _meta_n_features(name: str, nf: int) -> int:
+    spec = ARCHITECTURES[name]
+    net = spec.build(nf, generator=None)
+    length = net.min_length
+    shape = (1, length) if spec.input_kind == "waveform" else (1, N_MELS, length)
+    return int(net(torch.empty(shape, device="meta")).shape[1])
 
 
+_BACKEND = (Option(
+    "backend_averaging", "per_filter", [StrOptions(set(BACKEND_AVERAGING))],
+    """backend_averaging : {"per_filter", "collapsed"}, default="per_filter"
+        How the three back-end layers are summarised. ``"per_filter"`` averages
+        every filter, as the paper describes. ``"collapsed"`` reproduces the
+        authors' code, which (by a reshape slip) averaged each back-end layer to
+        one value over time and all filters followed by ``n_filters - 1`` zeros;
+        the published frame-level numbers were produced that way (SPEC section 9).""",
+),)
+_BATCHNORM = (Option(
+    "batchnorm", None, [StrOptions({"batch"}), None],
+    """batchnorm : {None, "batch"}, default=None
+        ``None`` is the paper's model. ``"batch"`` reproduces the batch-normalised
+        random network of Choi et al. that the paper's section 3.4 examines (SPEC
+        section 8): the input log-mel is normalised per mel band and every block
+        becomes conv, ELU, normalisation, pool, all with the statistics of the
+        current batch (biased variance, eps 1e-3, no learned scale). A clip's
+        features then depend on the other clips of its batch, on ``batch_size``
+        and on the order of ``X``, which is why the paper drops it. Needs an int
+        ``batch_size`` and no ``memory``.""",
+),)
 _MUSIC = MusicallyMotivatedNet
 _TEMPORAL = {"temporal_kernels": TEMPORAL_KERNELS}
 _TIME = {"temporal_kernels": TIME_KERNELS, "temporal_name": "time"}
-_BACKEND = ("backend_averaging",)
-# name, build, input_kind, nf at ~120, nf at ~3500, n_features, options (SPEC 3.3)
+# name, transformer class, build, nf at ~120, nf at ~3500, options (SPEC 3.3)
 # fmt: off
 _TABLE = [
-    ("sample_level", SampleLevelNet, "waveform", 23, 512, lambda nf: 7 * nf, ()),
-    ("frame_level", partial(FrameLevelNet, many_shapes=False), "waveform", 40, 896,
-     lambda nf: 4 * nf, _BACKEND),
-    ("frame_level_many_shapes", partial(FrameLevelNet, many_shapes=True), "waveform",
-     20, 448, lambda nf: 8 * nf, _BACKEND),
-    ("vertical_7x96", partial(VerticalNet, n_bands=96), "mel", 160, 3585,
-     lambda nf: nf, ()),
-    ("vertical_7x86", partial(VerticalNet, n_bands=86), "mel", 160, 3585,
-     lambda nf: nf, ()),
-    ("timbral", partial(_MUSIC, name="timbral"), "mel", 8, 256, lambda nf: 14 * nf, ()),
-    ("temporal", partial(_MUSIC, name="temporal", timbral=False, **_TEMPORAL), "mel",
-     8, 256, _temporal_len, ()),
-    ("timbral_temporal", partial(_MUSIC, name="timbral_temporal", **_TEMPORAL), "mel",
-     4, 128, lambda nf: 14 * nf + _temporal_len(nf), ()),
-    ("time", partial(_MUSIC, name="time", timbral=False, **_TIME), "mel", 8, 256,
-     _temporal_len, ()),
-    ("timbral_time", partial(_MUSIC, name="timbral_time", **_TIME), "mel", 4, 128,
-     lambda nf: 14 * nf + _temporal_len(nf), ()),
-    ("vgg", VGGNet, "mel", 32, 717, lambda nf: 5 * nf, ("batchnorm",)),
+    ("sample_level", "SampleLevel", SampleLevelNet, 23, 512, ()),
+    ("frame_level", "FrameLevel", partial(FrameLevelNet, many_shapes=False), 40, 896,
+     _BACKEND),
+    ("frame_level_many_shapes", "FrameLevelManyShapes",
+     partial(FrameLevelNet, many_shapes=True), 20, 448, _BACKEND),
+    ("vertical_7x96", "Vertical7x96", partial(VerticalNet, n_bands=96), 160, 3585, ()),
+    ("vertical_7x86", "Vertical7x86", partial(VerticalNet, n_bands=86), 160, 3585, ()),
+    ("timbral", "Timbral", partial(_MUSIC, name="timbral"), 8, 256, ()),
+    ("temporal", "Temporal",
+     partial(_MUSIC, name="temporal", timbral=False, **_TEMPORAL), 8, 256, ()),
+    ("timbral_temporal", "TimbralTemporal",
+     partial(_MUSIC, name="timbral_temporal", **_TEMPORAL), 4, 128, ()),
+    ("time", "Time", partial(_MUSIC, name="time", timbral=False, **_TIME), 8, 256, ()),
+    ("timbral_time", "TimbralTime",
+     partial(_MUSIC, name="timbral_time", **_TIME), 4, 128, ()),
+    ("vgg", "VGG", VGGNet, 32, 717, _BATCHNORM),
+    ("cnn14", "CNN14", plugin(cnn14.CNN14Net, "cnn14"), 2, 56, ()),
 ]
 # fmt: on
 
 #: name -> :class:`ArchitectureSpec`, in the paper's order.
 ARCHITECTURES: dict[str, ArchitectureSpec] = {
-    name: ArchitectureSpec(name, build, kind, {120: nf120, 3500: nf3500}, n_feat, opts)
-    for name, build, kind, nf120, nf3500, n_feat, opts in _TABLE
+    name: ArchitectureSpec(name, cls_name, build, {120: nf120, 3500: nf3500}, opts)
+    for name, cls_name, build, nf120, nf3500, opts in _TABLE
 }
 
 
@@ -159,16 +229,27 @@ def nf_for_width(name: str, width: int) -> int:
     spec = ARCHITECTURES[name]
     if width in spec.paper_nf:
         return spec.paper_nf[width]
-    # n_features is strictly increasing: smallest nf with n_features(nf) >= width
+    return closest_nf(spec.n_features, width)
+
+
+def closest_nf(n_features: Callable[[int], int], width: int) -> int:
+    """The nf >= 1 whose ``n_features(nf)`` is closest to ``width`` (ties go to
+    the smaller nf); ``n_features`` must be strictly increasing.
+
+    Examples
+    --------
+    >>> closest_nf(lambda nf: 5 * nf, 121)
+    24
+    """
     lo, hi = 1, 1
-    while spec.n_features(hi) < width:
+    while n_features(hi) < width:
         lo, hi = hi, 2 * hi
     while lo < hi:
         mid = (lo + hi) // 2
-        if spec.n_features(mid) >= width:
+        if n_features(mid) >= width:
             hi = mid
         else:
             lo = mid + 1
-    if lo > 1 and width - spec.n_features(lo - 1) <= spec.n_features(lo) - width:
+    if lo > 1 and width - n_features(lo - 1) <= n_features(lo) - width:
         return lo - 1
     return lo

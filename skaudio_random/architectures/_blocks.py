@@ -119,6 +119,8 @@ class RandomFeatureNet(nn.Module):
     sigma = sqrt(2.6 / fan_in), fan_in = in_channels * kernel elements. Biases
     are zero in the paper and are therefore omitted (adding +0.0 changes
     nothing). Parameters do not require gradients (inference only).
+    ``generator=None`` leaves the module on the meta device (shapes only, as
+    the registry uses it to count features).
     """
 
     name: str = ""
@@ -127,7 +129,10 @@ class RandomFeatureNet(nn.Module):
     prefix_names: bool = True
     _layers: list[tuple[str, int]]
 
-    def _init_random_weights(self, generator: torch.Generator) -> None:
+    def _init_random_weights(self, generator: torch.Generator | None) -> None:
+        if generator is None:  # structure only: stays on the meta device
+            self.requires_grad_(False)
+            return
         if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
             raise ValueError(
                 f"generator must be a CPU torch.Generator; got {generator!r}."
