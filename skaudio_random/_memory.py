@@ -243,7 +243,7 @@ def check_cnn_memory(estimator, spec, nf: int, device: torch.device) -> None:
             frontend = length * (_FLOAT * 256 + 2 * 8 * 257 + _FLOAT * 96)
         else:  # the clip and its tensor
             frontend = 2 * _FLOAT * length
-    options = {name: getattr(estimator, name) for name in spec.options}
+    options = estimator._options()
     check_memory(
         type(estimator).__name__,
         spec,

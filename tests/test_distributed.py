@@ -87,7 +87,7 @@ def process_client():
 
 
 def _cache_entries(folder) -> list[Path]:
-    return sorted(Path(folder).rglob("*.npy"))
+    return sorted(Path(folder).rglob("*.f32"))
 
 
 class KillOnceMFCC(MFCC):
