@@ -91,8 +91,10 @@ def test_fast_path_is_used_and_batch_independent(name, monkeypatch):
 
 @pytest.mark.parametrize(
     "name,options",
-    [("frame_level", {"backend_averaging": "collapsed"}),
-     ("frame_level_many_shapes", {"backend_averaging": "collapsed"})],
+    [
+        ("frame_level", {"backend_averaging": "collapsed"}),
+        ("frame_level_many_shapes", {"backend_averaging": "collapsed"}),
+    ],
 )
 def test_fast_path_options(name, options, tiny_chunks):
     net = build(name, 5, **options)
@@ -178,12 +180,47 @@ def test_transformer_serial_equals_parallel(clips, monkeypatch):
 @pytest.mark.parametrize(
     "cls", [sr.SampleLevel, sr.Timbral, sr.VGG], ids=lambda c: c.__name__
 )
-def test_transformer_precision(cls, clips):
+def test_transformer_precision(cls, clips, monkeypatch):
+    # a CPU with bfloat16 instructions (AMX / AVX512-BF16) computes in bfloat16
+    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: True)
     f32 = short(cls).transform(clips)
     np.testing.assert_array_equal(short(cls, precision="tf32").transform(clips), f32)
     bf16 = short(cls, precision="bfloat16").transform(clips)
     assert bf16.dtype == np.float32 and not np.array_equal(bf16, f32)
     np.testing.assert_allclose(bf16, f32, rtol=0, atol=3e-2 * np.abs(f32).max())
+
+
+@pytest.mark.parametrize(
+    "cls", [sr.SampleLevel, sr.Timbral, sr.VGG], ids=lambda c: c.__name__
+)
+def test_bfloat16_runs_float32_without_bf16_instructions(cls, clips, monkeypatch):
+    # AVX2-only CPUs (AMD Zen 1-3, older Intel) emulate bfloat16 GEMMs 30-60x
+    # slower than float32: precision="bfloat16" computes the float32 features
+    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: False)
+    f32 = short(cls).transform(clips)
+    np.testing.assert_array_equal(
+        short(cls, precision="bfloat16").transform(clips), f32
+    )
+
+
+@pytest.mark.parametrize(
+    "flags,probe,expected",
+    [
+        ({"avx2", "fma", "avx512_bf16"}, False, True),
+        ({"avx2", "fma", "amx_bf16", "amx_tile"}, False, True),
+        ({"avx2", "fma", "avx512f"}, True, False),  # the flags win when readable
+        (set(), True, True),  # no /proc/cpuinfo: torch's CPU probe
+        (set(), False, False),
+    ],
+)
+def test_cpu_compute_dtype_dispatch(flags, probe, expected, monkeypatch):
+    monkeypatch.setattr(fast, "_cpuinfo_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: probe)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert fast.cpu_has_bf16() is expected
+    assert fast.cpu_compute_dtype("bfloat16") == (torch.bfloat16 if expected else None)
+    assert fast.cpu_compute_dtype("float32") is None
+    assert fast.cpu_compute_dtype("tf32") is None
 
 
 def test_transformer_precision_is_validated(clips):

@@ -41,6 +41,8 @@ __all__ = [
     "conv_matrix",
     "conv1d_taps",
     "conv2d_taps",
+    "cpu_compute_dtype",
+    "cpu_has_bf16",
     "gemm_patches",
     "interior",
     "max_into",
@@ -57,6 +59,48 @@ PATCH_CHUNK_ELEMENTS = 1 << 18
 _MIN_CHUNK_ROWS = 256
 
 _MATRICES: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+#: ``/proc/cpuinfo`` flags of the instructions that compute on bfloat16 (dot
+#: products into float32): AVX512-BF16 and AMX-BF16 tiles.
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def _cpuinfo_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bfloat16 arithmetic (AVX512-BF16 or AMX-BF16).
+
+    Read from the ``/proc/cpuinfo`` flags; where they cannot be read (not
+    Linux), from torch's own CPU feature probe (``torch.cpu``).
+    """
+    flags = _cpuinfo_flags()
+    if flags:
+        return bool(flags & BF16_CPU_FLAGS)
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, p, lambda: False)() for p in probes)
+
+
+def cpu_compute_dtype(precision: str) -> torch.dtype | None:
+    """Dtype of the CPU fast path's maps and GEMMs for ``precision``.
+
+    ``"bfloat16"`` computes in bfloat16 only where the CPU has bfloat16
+    instructions (:func:`cpu_has_bf16`); elsewhere (e.g. AVX2-only CPUs such as
+    AMD Zen 1-3) bfloat16 GEMMs are converted to float32 inside the library and
+    run slower than float32, so the fast path runs plain float32 and the
+    features are the float32 ones. ``None`` means float32.
+    """
+    if precision == "bfloat16" and cpu_has_bf16():
+        return torch.bfloat16
+    return None
 
 
 def conv_matrix(weight: Tensor, dtype: torch.dtype | None = None) -> Tensor:
