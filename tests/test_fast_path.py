@@ -50,10 +50,12 @@ def assert_matches(got, ref, rtol=RTOL):
 
 @pytest.fixture
 def tiny_chunks(monkeypatch):
-    """A few hundred outputs per chunk: many chunks even on short inputs."""
+    """A few hundred outputs per chunk: many chunks even on short inputs, and
+    every GEMM on zero-padded columns (nf = 5 -> 8, as 717 -> 720 at width 3500)."""
     monkeypatch.setattr(fast, "CHUNK_ELEMENTS", 200)
     monkeypatch.setattr(fast, "PATCH_CHUNK_ELEMENTS", 200)
     monkeypatch.setattr(fast, "_MIN_CHUNK_ROWS", 5)
+    monkeypatch.setattr(fast, "GEMM_MIN_ALIGNED_COLS", 1)
 
 
 CASES = [(n, 64) for n in NAMES] + [(n, 1) for n in NAMES if "timbral" in n]
@@ -250,3 +252,23 @@ def test_cuda_precision_close_to_cpu(precision, tol, clips):
     after = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     assert after == flags  # restored
     np.testing.assert_allclose(gpu, cpu, rtol=0, atol=tol * np.abs(cpu).max())
+
+
+def test_wide_gemm_outputs_are_computed_on_aligned_columns():
+    # 717 output columns (VGG at width 3500) run as 720: MKL's AVX2 SGEMM is
+    # ~1.5x faster there; the zero columns never reach the epilogue
+    matrix = torch.randn(9, 717)
+    padded = fast.aligned_columns(matrix)
+    assert padded.shape == (9, 720) and torch.equal(padded[:, :717], matrix)
+    assert not padded[:, 717:].any()
+    assert fast.aligned_columns(matrix) is padded  # cached
+    assert fast.aligned_columns(torch.randn(9, 720)).shape == (9, 720)
+    assert fast.aligned_columns(torch.randn(9, 13)).shape == (9, 13)  # narrow: as is
+    x = torch.randn(40, 717)
+    weight = torch.randn(717, 717, 3)
+    seen = []
+    fast.conv1d_taps(x, weight, 38, lambda a, b, o: seen.append(o.clone()))
+    got = torch.cat(seen)
+    ref = torch.nn.functional.conv1d(x.t()[None], weight)[0].t()
+    assert got.shape == (38, 717)
+    assert_matches(got, ref)
