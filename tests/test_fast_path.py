@@ -55,6 +55,7 @@ def tiny_chunks(monkeypatch):
     monkeypatch.setattr(fast, "CHUNK_ELEMENTS", 200)
     monkeypatch.setattr(fast, "PATCH_CHUNK_ELEMENTS", 200)
     monkeypatch.setattr(fast, "_MIN_CHUNK_ROWS", 5)
+    monkeypatch.setattr(fast, "_MIN_PATCH_ROWS", 5)
     monkeypatch.setattr(fast, "GEMM_MIN_ALIGNED_COLS", 1)
 
 

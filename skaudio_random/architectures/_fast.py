@@ -56,9 +56,12 @@ __all__ = [
 #: 1 Mi floats = 4 MiB, large enough for efficient GEMMs.
 CHUNK_ELEMENTS = 1 << 20
 #: Output elements per chunk of the patch GEMMs (timbral, 7x86, VGG block 1),
-#: whose outputs are re-read at once by a max-pool: 1 MiB stays in L2 for it
-#: (measured 5-15% faster than 4 MiB on timbral, no change elsewhere).
-PATCH_CHUNK_ELEMENTS = 1 << 18
+#: whose outputs are re-read at once by a max-pool: 512 KiB, an AMD Zen 3 L2
+#: (on an Intel with 2 MiB L2, 1 MiB was 5-15% faster than 4 MiB on timbral) ...
+PATCH_CHUNK_ELEMENTS = 1 << 17
+#: ... but at least this many GEMM rows: narrower chunks of a wide output (7x86's
+#: 3585 columns) run ~15% slower on AVX2 (253 rows: ~55 GFLOP/s, 506: ~63).
+_MIN_PATCH_ROWS = 512
 _MIN_CHUNK_ROWS = 256
 #: GEMM outputs of at least this many columns are computed :data:`GEMM_ALIGN`
 #: columns at a time: the weight matrix gets zero columns up to a multiple of
@@ -159,12 +162,15 @@ def chunk_units(
     n_out: int,
     align: int = 1,
     elements: int | None = None,
+    min_rows: int | None = None,
 ) -> int:
     """Units (time steps) per chunk: about ``elements`` (default
-    :data:`CHUNK_ELEMENTS`) outputs, a multiple of ``align`` (the pool), at
-    least one aligned group."""
+    :data:`CHUNK_ELEMENTS`) outputs but at least ``min_rows`` (default
+    ``_MIN_CHUNK_ROWS``) rows, a multiple of ``align`` (the pool), at least one
+    aligned group."""
     elements = CHUNK_ELEMENTS if elements is None else elements
-    rows = max(_MIN_CHUNK_ROWS, elements // max(1, n_out))
+    min_rows = _MIN_CHUNK_ROWS if min_rows is None else min_rows
+    rows = max(min_rows, elements // max(1, n_out))
     units = max(1, rows // unit_rows)
     units = max(align, units // align * align)
     return min(units, max(align, n_units))
@@ -189,7 +195,9 @@ def gemm_patches(
     k, n_out = matrix.shape
     matrix = aligned_columns(matrix)
     n_cols = matrix.shape[1]
-    step = chunk_units(n_units, unit_rows, n_cols, align, PATCH_CHUNK_ELEMENTS)
+    step = chunk_units(
+        n_units, unit_rows, n_cols, align, PATCH_CHUNK_ELEMENTS, _MIN_PATCH_ROWS
+    )
     in_buf = torch.empty(step * unit_rows * k, dtype=matrix.dtype)
     out_buf = torch.empty(step * unit_rows * n_cols, dtype=matrix.dtype)
     for a in range(0, n_units, step):
