@@ -90,7 +90,7 @@ def main(argv=None):
     print(
         f"# {cpu_info()}; torch {torch.__version__}; "
         f"capability {torch.backends.cpu.get_cpu_capability()}; "
-        f"bf16 instructions: {_fast.cpu_has_bf16()}",
+        f"bf16 instructions: {getattr(_fast, 'cpu_has_bf16', lambda: None)()}",
         flush=True,
     )
     rows = []
