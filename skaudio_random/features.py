@@ -61,7 +61,7 @@ width : int, default=120
         3-5x faster for the heavy models at width 3500); features then differ
         from float32 by about 0.1-1% of their largest value. On CPUs without
         bfloat16 instructions (AVX2 only, e.g. AMD Zen 1-3) bfloat16 would be
-        emulated 30-60x slower than float32, so there the features are
+        emulated 7-60x slower than float32, so there the features are
         computed, and equal to, ``"float32"``. Part of the ``memory`` cache
         key.
     n_jobs : int, default=None

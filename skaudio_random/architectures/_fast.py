@@ -20,6 +20,12 @@ with:
 - **zero-padded output buffers**: each layer writes its (pooled) output into
   the interior of the next layer's padded input, so "same" padding costs
   nothing.
+- **aligned GEMM widths**: weight matrices with an odd number of output
+  columns (717 filters, 3585) get zero columns up to a multiple of 8, which
+  MKL's AVX2 kernels run ~1.5x faster (:func:`aligned_columns`).
+
+``precision="bfloat16"`` runs these kernels in bfloat16 only on CPUs with
+bfloat16 instructions (:func:`cpu_compute_dtype`).
 
 Peak memory per clip is therefore the (pooled) maps that must be kept plus a
 few chunk buffers of :data:`CHUNK_ELEMENTS` floats.
