@@ -24,6 +24,7 @@ from ._base import AudioFeatureTransformer
 from ._memory import check_cnn_memory
 from ._utils import make_generator, resolve_device, seed_from_random_state
 from .architectures import ARCHITECTURES, nf_for_width
+from .architectures._fast import cpu_compute_dtype
 from .audio import fix_length
 from .spectrogram import LogMelSpectrogram
 
@@ -233,7 +234,13 @@ class RandomCNNBase(AudioFeatureTransformer):
         return list(self._network.feature_names())
 
     def _cache_key(self) -> dict:
-        return {**super()._cache_key(), "seed": self._resolve_seed(), "nf": self._nf}
+        key = {**super()._cache_key(), "seed": self._resolve_seed(), "nf": self._nf}
+        if self.precision == "bfloat16":
+            # bfloat16 runs as float32 on CPUs without bfloat16 instructions: a
+            # cache shared between machines must not mix the two kinds of features.
+            cpu = self._device.type == "cpu"
+            key["bfloat16_math"] = cpu_compute_dtype("bfloat16") is not None or not cpu
+        return key
 
     # -- input preparation -----------------------------------------------------
     def _prepare_waveform(self, y: np.ndarray, name: str) -> torch.Tensor:
@@ -334,8 +341,8 @@ class RandomCNNBase(AudioFeatureTransformer):
         precision = self.precision
         # CUDA: the math mode is set by precision_context; CPU (VGG batch norm):
         # bfloat16 autocast inside the network.
-        cpu_bf16 = self._device.type == "cpu" and precision == "bfloat16"
-        dtype = torch.bfloat16 if cpu_bf16 else None
+        cpu = self._device.type == "cpu"
+        dtype = cpu_compute_dtype(precision) if cpu else None
         with torch.inference_mode(), precision_context(self._device, precision):
             inputs = [prepare(y, name) for y, name in zip(clips, names)]
             # Clips of equal shape share forward passes; with fix_length="none"
@@ -368,7 +375,7 @@ class RandomCNNBase(AudioFeatureTransformer):
         prepare = self._prepare_fn()
         network = self._network
         out = np.empty((len(clips), self._n_features()), dtype=np.float32)
-        dtype = torch.bfloat16 if self.precision == "bfloat16" else None
+        dtype = cpu_compute_dtype(self.precision)  # float32 without bf16 hardware
 
         def one(i: int) -> None:
             with _single_thread(), torch.inference_mode():

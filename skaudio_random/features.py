@@ -52,8 +52,11 @@ width : int, default=120
         the maps and matrix products in bfloat16 with float32 accumulation and
         float32 means (autocast on GPUs; on CPUs with AMX or AVX512-BF16 it is
         3-5x faster for the heavy models at width 3500); features then differ
-        from float32 by about 0.1-1% of their largest value. Part of the
-        ``memory`` cache key.
+        from float32 by about 0.1-1% of their largest value. On CPUs without
+        bfloat16 instructions (AVX2 only, e.g. AMD Zen 1-3) bfloat16 would be
+        emulated 7-60x slower than float32, so there the features are
+        computed, and equal to, ``"float32"``. Part of the ``memory`` cache
+        key.
     n_jobs : int, default=None
         Threads decoding audio files while the network runs (``None``: one, ``-1``:
         all cores).

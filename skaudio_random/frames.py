@@ -215,12 +215,13 @@ def _fallback_geometry(length: int, n_frames: int, kind: str) -> tuple[float, fl
 
 def _cnn_clip_frames(est, y: np.ndarray, name: str, window, hop, center):
     from ._cnn_base import precision_context
+    from .architectures._fast import cpu_compute_dtype
 
     network, device = est._network, est._device
     spec_kind = est._spec.input_kind
     with torch.inference_mode(), precision_context(device, est.precision):
         x = est._prepare_fn()(y, name)[None].to(device)
-        if est.precision == "bfloat16" and device.type == "cpu":
+        if device.type == "cpu" and cpu_compute_dtype(est.precision) is not None:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 maps = network(x, return_maps=True)
         else:

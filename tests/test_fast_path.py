@@ -63,10 +63,13 @@ def assert_matches(got, ref, rtol=RTOL):
 
 @pytest.fixture
 def tiny_chunks(monkeypatch):
-    """A few hundred outputs per chunk: many chunks even on short inputs."""
+    """A few hundred outputs per chunk: many chunks even on short inputs, and
+    every GEMM on zero-padded columns (nf = 5 -> 8, as 717 -> 720 at width 3500)."""
     monkeypatch.setattr(fast, "CHUNK_ELEMENTS", 200)
     monkeypatch.setattr(fast, "PATCH_CHUNK_ELEMENTS", 200)
     monkeypatch.setattr(fast, "_MIN_CHUNK_ROWS", 5)
+    monkeypatch.setattr(fast, "_MIN_PATCH_ROWS", 5)
+    monkeypatch.setattr(fast, "GEMM_MIN_ALIGNED_COLS", 1)
 
 
 CASES = [(n, 64) for n in FAST] + [(n, 1) for n in FAST if "timbral" in n]
@@ -112,8 +115,10 @@ def test_architectures_without_a_fast_path_run_their_plain_forward(name):
 
 @pytest.mark.parametrize(
     "name,options",
-    [("frame_level", {"backend_averaging": "collapsed"}),
-     ("frame_level_many_shapes", {"backend_averaging": "collapsed"})],
+    [
+        ("frame_level", {"backend_averaging": "collapsed"}),
+        ("frame_level_many_shapes", {"backend_averaging": "collapsed"}),
+    ],
 )
 def test_fast_path_options(name, options, tiny_chunks):
     net = build(name, 5, **options)
@@ -199,12 +204,47 @@ def test_transformer_serial_equals_parallel(clips, monkeypatch):
 @pytest.mark.parametrize(
     "cls", [sr.SampleLevel, sr.Timbral, sr.VGG], ids=lambda c: c.__name__
 )
-def test_transformer_precision(cls, clips):
+def test_transformer_precision(cls, clips, monkeypatch):
+    # a CPU with bfloat16 instructions (AMX / AVX512-BF16) computes in bfloat16
+    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: True)
     f32 = short(cls).transform(clips)
     np.testing.assert_array_equal(short(cls, precision="tf32").transform(clips), f32)
     bf16 = short(cls, precision="bfloat16").transform(clips)
     assert bf16.dtype == np.float32 and not np.array_equal(bf16, f32)
     np.testing.assert_allclose(bf16, f32, rtol=0, atol=3e-2 * np.abs(f32).max())
+
+
+@pytest.mark.parametrize(
+    "cls", [sr.SampleLevel, sr.Timbral, sr.VGG], ids=lambda c: c.__name__
+)
+def test_bfloat16_runs_float32_without_bf16_instructions(cls, clips, monkeypatch):
+    # AVX2-only CPUs (AMD Zen 1-3, older Intel) emulate bfloat16 GEMMs 30-60x
+    # slower than float32: precision="bfloat16" computes the float32 features
+    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: False)
+    f32 = short(cls).transform(clips)
+    np.testing.assert_array_equal(
+        short(cls, precision="bfloat16").transform(clips), f32
+    )
+
+
+@pytest.mark.parametrize(
+    "flags,probe,expected",
+    [
+        ({"avx2", "fma", "avx512_bf16"}, False, True),
+        ({"avx2", "fma", "amx_bf16", "amx_tile"}, False, True),
+        ({"avx2", "fma", "avx512f"}, True, False),  # the flags win when readable
+        (set(), True, True),  # no /proc/cpuinfo: torch's CPU probe
+        (set(), False, False),
+    ],
+)
+def test_cpu_compute_dtype_dispatch(flags, probe, expected, monkeypatch):
+    monkeypatch.setattr(fast, "_cpuinfo_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: probe)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert fast.cpu_has_bf16() is expected
+    assert fast.cpu_compute_dtype("bfloat16") == (torch.bfloat16 if expected else None)
+    assert fast.cpu_compute_dtype("float32") is None
+    assert fast.cpu_compute_dtype("tf32") is None
 
 
 def test_transformer_precision_is_validated(clips):
@@ -234,3 +274,37 @@ def test_cuda_precision_close_to_cpu(precision, tol, clips):
     after = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     assert after == flags  # restored
     np.testing.assert_allclose(gpu, cpu, rtol=0, atol=tol * np.abs(cpu).max())
+
+
+def test_wide_gemm_outputs_are_computed_on_aligned_columns():
+    # 717 output columns (VGG at width 3500) run as 720: MKL's AVX2 SGEMM is
+    # ~1.5x faster there; the zero columns never reach the epilogue
+    matrix = torch.randn(9, 717)
+    padded = fast.aligned_columns(matrix)
+    assert padded.shape == (9, 720) and torch.equal(padded[:, :717], matrix)
+    assert not padded[:, 717:].any()
+    assert fast.aligned_columns(matrix) is padded  # cached
+    assert fast.aligned_columns(torch.randn(9, 720)).shape == (9, 720)
+    assert fast.aligned_columns(torch.randn(9, 13)).shape == (9, 13)  # narrow: as is
+    x = torch.randn(40, 717)
+    weight = torch.randn(717, 717, 3)
+    seen = []
+    fast.conv1d_taps(x, weight, 38, lambda a, b, o: seen.append(o.clone()))
+    got = torch.cat(seen)
+    ref = torch.nn.functional.conv1d(x.t()[None], weight)[0].t()
+    assert got.shape == (38, 717)
+    assert_matches(got, ref)
+
+
+def test_bfloat16_cache_key_records_whether_bfloat16_ran(monkeypatch):
+    """A cache shared by CPUs with and without bfloat16 keeps their features apart."""
+    est = sr.Timbral(width=16, precision="bfloat16", device="cpu")
+    est._prepare()
+    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: False)
+    without = est._cache_key()
+    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: True)
+    with_bf16 = est._cache_key()
+    assert without["bfloat16_math"] is False and with_bf16["bfloat16_math"] is True
+    plain = sr.Timbral(width=16, device="cpu")
+    plain._prepare()
+    assert "bfloat16_math" not in plain._cache_key()  # float32 keys unchanged

@@ -156,3 +156,18 @@ def test_a_click_is_found_where_it_is(name, layers, tolerance):
         change = np.abs(F - np.median(F, axis=0)).sum(axis=1) * inside
         found = frames.times[change.argmax()]
         assert abs(found - (t0 + 0.0025)) <= tolerance, (layer, found)
+
+
+@pytest.mark.parametrize("has_bf16", [False, True])
+def test_bfloat16_frames_follow_the_cpu(has_bf16, clips, monkeypatch):
+    # bfloat16 only where the CPU computes it (AMX / AVX512-BF16); elsewhere
+    # it would be emulated many times slower, so the float32 frames are returned
+    import skaudio_random.architectures._fast as fast
+
+    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: has_bf16)
+    kwargs = dict(n_frames=40, fix_length="zero", device="cpu", random_state=0)
+    f32 = VGG(**kwargs).transform_frames(clips, window=0.3, hop=0.3).features
+    bf16 = VGG(**kwargs, precision="bfloat16")
+    got = bf16.transform_frames(clips, window=0.3, hop=0.3).features
+    assert np.array_equal(got, f32) is not has_bf16
+    np.testing.assert_allclose(got, f32, rtol=0, atol=3e-2 * np.abs(f32).max())
