@@ -215,6 +215,13 @@ def random_vs_trained(
             "MFCC has no trained counterpart (a fixed transform, nothing to "
             "train); it is left out here.",
         ]
+    others = [m for m in models if m != "mfcc" and not has_counterpart(m)]
+    if others:
+        lines += [
+            "",
+            f"Not trained here: {', '.join(others)} (only the built-in "
+            "architectures have a trained counterpart in a study).",
+        ]
     files: dict[str, Path] = {}
     for width in widths:
         lines += ["", f"### Width ≈{width}", ""]
