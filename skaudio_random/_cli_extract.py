@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 from tqdm.auto import tqdm
 
+from ._cli_options import add_scheduler_option
 from ._resolve import make_transformer, model_names
 
 __all__ = [
@@ -135,8 +136,15 @@ def _duration(path: str) -> float:
     return y.shape[0] / rate
 
 
-def features_or_errors(transformer, paths, *, desc: str = "", quiet: bool = False):
+def features_or_errors(
+    transformer, paths, *, desc: str = "", quiet: bool = False, client=None
+):
     """Features of ``paths``, isolating the files that fail.
+
+    With a Dask ``client`` the files are featurized on its workers
+    (:func:`~skaudio_random.distributed.transform_distributed`, through the
+    transformer's ``memory``); if a file fails there, the files are redone here
+    as below, the clips the workers stored in the cache being read back.
 
     Returns
     -------
@@ -146,6 +154,14 @@ def features_or_errors(transformer, paths, *, desc: str = "", quiet: bool = Fals
     errors : list of (int, str)
         Index and reason of each file that failed (decoding, length).
     """
+    if client is not None and paths:
+        from .distributed import transform_distributed
+
+        try:
+            X = transform_distributed(transformer, paths, client=client)
+            return X, list(range(len(paths))), []
+        except (OSError, ValueError, RuntimeError):
+            pass  # find the failing files below
     rows, ok, errors = [], [], []
     with tqdm(total=len(paths), unit="file", desc=desc, disable=quiet) as bar:
         for start in range(0, len(paths), _CHUNK):
@@ -223,6 +239,21 @@ def frames_or_errors(transformer, paths, *, window, hop, desc="", quiet=False):
 
 def run_extract(args) -> int:
     """The ``extract`` command; returns the exit status."""
+    if args.scheduler is None:
+        return _extract(args, client=None)
+    if args.window is not None:
+        raise ValueError(
+            "--scheduler applies to clip-level features; frame-level features "
+            "(--window) are computed in this process: drop one of the two."
+        )
+    from .study._scheduler import study_client
+
+    with study_client(args.scheduler) as client:
+        return _extract(args, client=client)
+
+
+def _extract(args, *, client) -> int:
+    """``extract`` with its features computed here or on ``client``'s workers."""
     files = collect_inputs(args.inputs)
     out = Path(args.out)
     memory = None if args.no_cache else (args.memory or str(out / "cache"))
@@ -267,7 +298,9 @@ def run_extract(args) -> int:
                 est, todo, window=args.window, hop=hop, desc=model, quiet=args.quiet
             )
         else:
-            X, ok, failed = features_or_errors(est, todo, desc=model, quiet=args.quiet)
+            X, ok, failed = features_or_errors(
+                est, todo, desc=model, quiet=args.quiet, client=client
+            )
             feats, times = list(X), [None] * len(ok)
         errors += [(todo[j], model, reason) for j, reason in failed]
         rows_of = [readable[j] for j in ok]
@@ -412,5 +445,6 @@ def add_parser(sub, common) -> None:
     p.add_argument(
         "--no-cache", action="store_true", help="do not cache features (no resuming)"
     )
+    add_scheduler_option(p, what="the features")
     common(p)
     p.set_defaults(func=run_extract)

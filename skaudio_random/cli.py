@@ -49,6 +49,8 @@ examples:
   skaudio-random study gtzan --data-home ~/data --widths 120 3500 --runs 3
   skaudio-random study urbansound8k --download --device cuda --models vgg mfcc
   skaudio-random study folder --data-home path/to/class_folders --n-frames 188
+  skaudio-random study fsdd --data-home ~/data --widths 120 --trained
+  skaudio-random study gtzan --data-home /shared/gtzan --scheduler tcp://host:8786
 """
 
 
@@ -191,6 +193,7 @@ def _transformer_params(args) -> dict:
 
 
 def _study(args) -> int:
+    from ._cli_options import trained_kwargs
     from .study import run_study
 
     data = _load(args)
@@ -215,6 +218,8 @@ def _study(args) -> int:
         svm_params=None
         if args.svm_max_iter is None
         else {"max_iter": args.svm_max_iter},
+        scheduler=args.scheduler,
+        **trained_kwargs(args),
     )
     if args.quiet:  # the table is printed either way
         print(result.report)
@@ -287,6 +292,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.required = True
 
+    from ._cli_options import add_scheduler_option, add_trained_options
     from .study import CLASSIFIERS, MODELS
 
     st = sub.add_parser(
@@ -366,6 +372,8 @@ def _parser() -> argparse.ArgumentParser:
         "instead of resuming; needed when --out holds another study",
     )
     st.add_argument("--no-figures", action="store_true")
+    add_trained_options(st)
+    add_scheduler_option(st, what="the features and the grid searches")
     _common(st)
     st.set_defaults(func=_study)
 

@@ -40,7 +40,11 @@ _COMPARED = (
     "fast_svm",
     "nested",
     "inner_splits",
+    "trained_params",
 )
+# Keys a study.json of an earlier version may lack: none of its rows depend on
+# them (it predates trained rows).
+_ADDED_LATER = ("trained_params",)
 _SHOWN = 3  # files named in a message
 
 
@@ -108,6 +112,7 @@ def study_identity(
     fast_svm: bool,
     nested: bool,
     inner_splits: int,
+    trained_params: dict | None = None,
 ) -> dict:
     """What ``study.json`` holds: every input and setting that changes a number."""
     nested = bool(nested) and data.protocol == "cv"  # ignored by "validation"
@@ -126,6 +131,7 @@ def study_identity(
         "fast_svm": bool(fast_svm),
         "nested": nested,
         "inner_splits": int(inner_splits) if nested else None,
+        "trained_params": _plain(trained_params) or None,
     }
 
 
@@ -188,7 +194,7 @@ def describe_changes(
     """One phrase per difference between two identities, e.g. ``"clips changed"``."""
     changes = []
     for key in _COMPARED:
-        if old.get(key) == new[key]:
+        if old.get(key) == new[key] or (key not in old and key in _ADDED_LATER):
             continue
         if key not in old:
             changes.append(f"{key} not recorded (study.json of an older version)")

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .._utils import resolve_device
 from ..kernels import clear_kernel_cache
-from . import _identity, _protocol, _report, _store
+from . import _identity, _protocol, _report, _scheduler, _store, _trained
 from ._checks import (
     check_data,
     check_names,
@@ -59,6 +59,9 @@ __all__ = ["run_study"]
         "resume": ["boolean", Hidden(StrOptions({"deprecated"}))],
         "figures": ["boolean"],
         "svm_params": [dict, None],
+        "trained": ["boolean"],
+        "trained_params": [dict, None],
+        "scheduler": "no_validation",
     },
     prefer_skip_nested_validation=True,
 )
@@ -81,6 +84,9 @@ def run_study(
     restart=False,
     figures=True,
     svm_params=None,
+    trained=False,
+    trained_params=None,
+    scheduler=None,
     resume="deprecated",
 ):
     """Compare architectures on a dataset with the paper's protocol.
@@ -180,6 +186,37 @@ def run_study(
         libsvm has no iteration cap by default, and the linear kernel at
         ``C=32`` on unscaled features that separate the classes poorly can take
         minutes per fit. ``None`` keeps the paper's defaults.
+    trained : bool, default=False
+        Also train every CNN architecture end to end for each width and run
+        (:class:`~skaudio_random.trained.TrainedNetworkClassifier`: the same
+        input preparation, i.e. ``transformer_params``' ``n_frames`` /
+        ``n_samples`` and ``data.fix_length``, ``random_state=run``, on
+        ``device``) and score it on the same folds and protocol
+        (:func:`~skaudio_random.premise.evaluate_trained`). Its rows have
+        ``classifier="trained"`` in ``results.csv`` and resume like the others;
+        ``results.md`` gains a "Random vs trained" section: per width, random
+        against trained accuracy per architecture, the Spearman and Kendall
+        rank correlations across architectures with p-values, and a scatter
+        plot ``figure_width{W}_random_vs_trained.png``. MFCC has no trained
+        counterpart. Training runs in this process, also with ``scheduler``.
+    trained_params : dict, default=None
+        Training options of the trained networks, a subset of ``max_epochs``,
+        ``patience``, ``lr``, ``batch_size``, ``weight_decay``,
+        ``validation_fraction`` and ``input_scaling`` (the classifier's
+        defaults otherwise). Part of the study's identity.
+    scheduler : str, distributed.Client or Dask cluster, default=None
+        Compute on a Dask cluster (needs the ``dask`` extra): an address such
+        as ``"tcp://host:8786"``, ``"local"`` or ``"local:N"`` (a
+        ``LocalCluster`` of N worker processes, closed at the end), a cluster
+        or a client (left running); see
+        :func:`skaudio_random.distributed.make_client`. The clips' features are
+        computed by :func:`~skaudio_random.distributed.transform_distributed`
+        (the networks rebuilt on the workers from their int seeds, each clip
+        stored in ``memory``, which must be on storage the workers share), and
+        the grid searches run through joblib's dask backend
+        (:func:`~skaudio_random.distributed.search_backend`). The numbers are
+        those of a local run, so the scheduler is not part of the study's
+        identity.
     resume : bool
         Deprecated: use ``restart`` (``resume=False`` is ``restart=True``).
 
@@ -243,6 +280,8 @@ def run_study(
         transformer_params=transformer_params,
         inner_splits=inner_splits,
         svm_params=svm_params,
+        trained=trained,
+        trained_params=trained_params,
     )
     if resume != "deprecated":
         warnings.warn(
@@ -251,7 +290,11 @@ def run_study(
             stacklevel=3,
         )
         restart = not resume
-    with _store.ResultsFolder(study.out).locked() as folder:
+    with (
+        _store.ResultsFolder(study.out).locked() as folder,
+        _scheduler.study_client(scheduler) as client,
+    ):
+        study.client = client
         return study.run(folder, restart=restart, figures=figures, started=started)
 
 
@@ -276,6 +319,9 @@ class _Study:
     tparams: dict
     inner_splits: int
     svm_params: dict
+    trained: bool
+    trained_params: dict
+    client: object = None
 
     def run(self, folder, *, restart, figures, started) -> _report.StudyResult:
         """Check the folder's identity, compute the missing rows, write the report."""
@@ -284,6 +330,12 @@ class _Study:
         done = {tuple(r[k] for k in _store.KEY): r for r in found}
         tasks = self.tasks()
         wanted = [self.key(m, w, c, k) for m, w, k in tasks for c in self.classifiers]
+        if self.trained:
+            wanted += [
+                self.key(m, w, _trained.TRAINED, k)
+                for m, w, k in tasks
+                if _trained.has_counterpart(m)
+            ]
         n_reused = sum(key in done for key in wanted)
         n_computed = 0
         bar = tqdm(
@@ -295,6 +347,8 @@ class _Study:
         for model, width, run in bar:
             bar.set_postfix_str(f"{model} w={width} run={run}")
             n_computed += self.run_task(model, width, run, done)
+            if self.trained:
+                n_computed += _trained.run_trained(self, model, width, run, done)
         bar.close()
 
         rows = [done[key] for key in wanted if key in done]
@@ -321,6 +375,7 @@ class _Study:
         memory,
         transformer_params,
         svm_params,
+        trained_params,
         **settings,
     ):
         """The study of run_study's arguments, checked (ValueError if bad)."""
@@ -340,6 +395,9 @@ class _Study:
             transformer_params=transformer_params,
             tparams=check_transformer_params(transformer_params),
             svm_params=check_svm_params(svm_params),
+            trained_params=_trained.check_trained_params(
+                trained_params, data if settings["trained"] else None
+            ),
             **settings,  # runs, n_jobs, nested, fast_svm, verbose, inner_splits
         )
 
@@ -376,6 +434,7 @@ class _Study:
             fast_svm=self.fast_svm,
             nested=self.nested,
             inner_splits=self.inner_splits,
+            trained_params=self.trained_params,
         )
 
     def key(self, model, width, classifier, run) -> tuple:
@@ -451,7 +510,9 @@ class _Study:
             verbose=self.verbose,
         )
         t0 = time.perf_counter()
-        X_all = transformer.transform(self.files).astype(np.float64)
+        X_all = _scheduler.featurize(
+            transformer, self.files, client=self.client, memory=self.memory
+        ).astype(np.float64)
         seconds = time.perf_counter() - t0
         used = {
             k: v
@@ -473,17 +534,18 @@ class _Study:
             warnings.filterwarnings("ignore", message="The least populated class")
             # data.groups goes to every splitter; most ignore it, as intended
             warnings.filterwarnings("ignore", message="The groups parameter is ignored")
-            res = _protocol.evaluate(
-                X,
-                self.y,
-                X_test,
-                self.y_test,
-                self.data,
-                est,
-                grid,
-                nested=self.nested,
-                inner_splits=self.inner_splits,
-            )
+            with _scheduler.searches(self.client, X, self.y):
+                res = _protocol.evaluate(
+                    X,
+                    self.y,
+                    X_test,
+                    self.y_test,
+                    self.data,
+                    est,
+                    grid,
+                    nested=self.nested,
+                    inner_splits=self.inner_splits,
+                )
         clear_kernel_cache()
         return {
             "dataset": self.data.name,
@@ -527,7 +589,7 @@ class _Study:
     def write_report(self, rows, figures: bool) -> _report.StudyResult:
         from .. import __version__
 
-        return _report.write_report(
+        result = _report.write_report(
             rows,
             self.data,
             self.models,
@@ -543,6 +605,9 @@ class _Study:
                 self.classifiers, self.fast_svm, self.svm_params
             ),
         )
+        if self.trained:
+            _trained.add_section(result, self, figures=figures)
+        return result
 
 
 def _make_transformer(
