@@ -750,3 +750,69 @@ def test_results_of_another_version(tree, tmp_path):
     with pytest.raises(ValueError, match="another version of skaudio_random") as exc:
         quick_study(cv_bunch(tree), out)
     assert "restart=True" in str(exc.value) and "cached features" in str(exc.value)
+
+
+# --------------------------------------------------------------------------- #
+# the study's grid searches against GridSearchCV
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def digit_features(tmp_path_factory):
+    """MFCC and VGG (width 120, 1 s inputs) of half the shipped spoken digits."""
+    data = sr.datasets.load_spoken_digits()
+    keep = np.arange(0, len(data.target), 2)  # 150 clips keep the test short
+    for k in ("filenames", "target", "groups"):
+        data[k] = data[k][keep]
+    memory = tmp_path_factory.mktemp("digit_features")
+    mfcc = sr.MFCC(fix_length="repeat", memory=memory, verbose=False)
+    vgg = sr.VGG(
+        width=120,
+        random_state=1,
+        fix_length="repeat",
+        n_frames=47,
+        device="cpu",
+        memory=memory,
+        verbose=False,
+    )
+    X = {
+        "mfcc": mfcc.transform(data.filenames).astype(np.float64),
+        "vgg": vgg.transform(data.filenames).astype(np.float64),
+    }
+    return data, X
+
+
+@pytest.mark.filterwarnings("ignore:The groups parameter is ignored")
+@pytest.mark.parametrize("features", ["mfcc", "vgg"])
+@pytest.mark.parametrize("clf", ["svm", "elm"])
+def test_study_search_selects_and_scores_as_gridsearchcv(digit_features, features, clf):
+    from skaudio_random.kernels import clear_kernel_cache
+    from skaudio_random.study import _search
+
+    data, X = digit_features
+    X, y = X[features], np.asarray(data.target)
+    est, grid = _protocol.classifier(clf, 1, True, "cpu", {})
+    splits = list(data.cv.split(X, y, data.groups))
+    clear_kernel_cache()
+    ref = GridSearchCV(est, grid, cv=data.cv, refit=False).fit(X, y)
+    clear_kernel_cache()
+    params, score = _search.grid_search(est, grid, X, y, splits)
+    assert params == ref.best_params_
+    assert score == ref.best_score_  # bitwise
+    # a nested fold: inner search, refit on the outer training fold, test score
+    train, test = splits[0]
+    inner, _ = _protocol._inner_cv(data, 3, None)
+    ref = GridSearchCV(est, grid, cv=inner, refit=True).fit(X[train], y[train])
+    inner_splits = list(inner.split(X[train], y[train]))
+    params, score = _search.grid_search(est, grid, X[train], y[train], inner_splits)
+    assert params == ref.best_params_ and score == ref.best_score_
+    assert _search.refit_score(
+        est, params, X[train], y[train], X[test], y[test]
+    ) == ref.score(X[test], y[test])
+
+
+def test_study_search_refuses_non_finite_features():
+    from skaudio_random.study import _search
+
+    X = np.ones((4, 2))
+    X[1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        _search.check_finite(X)
