@@ -327,6 +327,7 @@ def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypat
             transformer_params=PARAMS,
             inner_splits=2,
             verbose=False,
+            search_jobs=1,  # the monkeypatched counters live in this process
         )
     assert len(evaluated) == 2 and transformed == ["SampleLevel"]
     assert again.n_computed == 2 and again.n_reused == 10
@@ -354,6 +355,7 @@ def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypat
         transformer_params=PARAMS,
         inner_splits=2,
         verbose=False,
+        search_jobs=1,
     )
     assert evaluated == [] and transformed == [] and third.n_computed == 0
 
@@ -816,3 +818,42 @@ def test_study_search_refuses_non_finite_features():
     X[1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
         _search.check_finite(X)
+
+
+def test_searches_in_worker_processes_give_the_same_rows_in_the_same_order(
+    tree, tmp_path
+):
+    rows = {}
+    for jobs in (1, 2):
+        run_study(
+            cv_bunch(tree),
+            models=["mfcc", "vertical_7x96"],
+            widths=[8],
+            runs=2,
+            out=tmp_path / f"jobs{jobs}",
+            memory=tmp_path / "features",
+            device="cpu",
+            transformer_params=PARAMS,
+            inner_splits=2,
+            figures=False,
+            verbose=False,
+            search_jobs=jobs,
+        )
+        rows[jobs] = [
+            {
+                k: r[k]
+                for k in (
+                    "model",
+                    "classifier",
+                    "run",
+                    "score",
+                    "best_params",
+                    "nested_score",
+                    "nested_params",
+                    "note",
+                )
+            }
+            for r in read_csv(tmp_path / f"jobs{jobs}" / "results.csv")
+        ]
+    assert len(rows[1]) == 8
+    assert rows[2] == rows[1]

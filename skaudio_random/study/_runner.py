@@ -49,6 +49,7 @@ __all__ = ["run_study"]
         "out": [str, os.PathLike],
         "device": [str, torch.device],
         "n_jobs": [Integral, None],
+        "search_jobs": [Interval(Integral, 1, None, closed="left"), None],
         "memory": [None, str, os.PathLike, joblib.Memory],
         "nested": ["boolean"],
         "fast_svm": ["boolean"],
@@ -72,6 +73,7 @@ def run_study(
     out="study_results",
     device="auto",
     n_jobs=None,
+    search_jobs=None,
     memory=None,
     nested=True,
     fast_svm=True,
@@ -143,8 +145,14 @@ def run_study(
     device : str or torch.device, default="auto"
         Where the CNNs, the SVM kernels and the ELM run.
     n_jobs : int, default=None
-        Threads decoding audio while the networks run. The grid searches run in
-        this process (the SVM kernel cache is per process).
+        Threads decoding audio while the networks run.
+    search_jobs : int, default=None
+        Worker processes (joblib's loky) running the grid searches of different
+        rows at once, each with its share of the cores' threads, while this
+        process computes the next features; ``1`` runs them in this process.
+        ``None``: one per CPU core with ``device="cpu"``, one with a GPU. Rows
+        are written to ``results.csv`` in the same order either way, and the
+        numbers do not depend on it.
     memory : str, os.PathLike or joblib.Memory, default=None
         Per-clip feature cache; ``None`` uses ``out/features``. Point several
         studies at one folder to share features.
@@ -236,6 +244,7 @@ def run_study(
         out=out,
         device=device,
         n_jobs=n_jobs,
+        search_jobs=search_jobs,
         memory=memory,
         nested=nested,
         fast_svm=fast_svm,
@@ -268,6 +277,7 @@ class _Study:
     device: object
     device_name: str
     n_jobs: int | None
+    search_jobs: int | None
     memory: object
     nested: bool
     fast_svm: bool
@@ -285,17 +295,26 @@ class _Study:
         tasks = self.tasks()
         wanted = [self.key(m, w, c, k) for m, w, k in tasks for c in self.classifiers]
         n_reused = sum(key in done for key in wanted)
-        n_computed = 0
+        plan = self.plan(tasks, done)
         bar = tqdm(
-            tasks,
+            total=len(plan),
             desc=f"study {self.data.name}",
-            unit="model",
+            unit="row",
             disable=not self.verbose,
         )
-        for model, width, run in bar:
-            bar.set_postfix_str(f"{model} w={width} run={run}")
-            n_computed += self.run_task(model, width, run, done)
-        bar.close()
+        computed = self.computed_rows(plan)
+        try:
+            for kind, model, width, run, clf in plan:
+                bar.set_postfix_str(f"{model} w={width} run={run} {clf}")
+                if kind == "copy":
+                    self._copy_seed_independent(model, width, run, done)
+                else:
+                    self._record(next(computed), done)
+                bar.update()
+        finally:
+            computed.close()  # stops the workers after an error
+            bar.close()
+        n_computed = len(plan)
 
         rows = [done[key] for key in wanted if key in done]
         result = self.write_report(rows, figures)
@@ -381,32 +400,69 @@ class _Study:
     # ----------------------------------------------------------------------- #
     # one model, width and run
     # ----------------------------------------------------------------------- #
-    def run_task(self, model, width, run, done: dict) -> int:
-        """Compute the missing rows of one model, width and run; returns how many."""
-        pending = [
-            c for c in self.classifiers if self.key(model, width, c, run) not in done
-        ]
-        n_copied = self._copy_seed_independent(model, width, run, pending, done)
-        todo = [c for c in pending if self.key(model, width, c, run) not in done]
-        if not todo:
-            return n_copied
-        X, X_test, feature_seconds, used = self._features(model, width, run)
-        for clf in todo:
-            row = self._score(model, width, run, clf, X, X_test)
-            row.update(
-                feature_seconds=feature_seconds,
-                transformer_params=json.dumps(used, sort_keys=True),
-            )
-            feature_seconds = 0.0  # counted once per feature matrix
-            self._record(row, done)
-        return n_copied + len(todo)
+    def plan(self, tasks, done: dict) -> list[tuple]:
+        """The missing rows, in order: ``(kind, model, width, run, classifier)``.
 
-    def _copy_seed_independent(self, model, width, run, pending, done) -> int:
+        ``kind`` is ``"copy"`` for a seed-independent model's SVM row of a run
+        after 0 (run 0's row repeated; run 0 comes first), else ``"compute"``.
+        """
+        plan = []
+        for model, width, run in tasks:
+            seeded = "random_state" in MODELS[model]().get_params()
+            entries = []
+            for clf in self.classifiers:
+                if self.key(model, width, clf, run) in done:
+                    continue
+                copy = clf == "svm" and not seeded and run > 0
+                entries.append(("copy" if copy else "compute", model, width, run, clf))
+            plan += sorted(entries, key=lambda e: e[0] != "copy")  # copies first
+        return plan
+
+    def computed_rows(self, plan):
+        """The rows of the plan's ``"compute"`` entries, in plan order.
+
+        Features are computed here, a task at a time as the searches ask for
+        them; the searches run in ``search_jobs`` worker processes (or here).
+        """
+        jobs = self._search_jobs(plan)
+        n = self.n_search_jobs
+        if n == 1:
+            for job in jobs:
+                yield _search_row(*job)
+            return
+        threads = max(1, joblib.cpu_count() // n)
+        parallel = joblib.Parallel(n_jobs=n, return_as="generator")
+        with joblib.parallel_config("loky", inner_max_num_threads=threads):
+            yield from parallel(
+                joblib.delayed(_search_row)(*job, threads=threads) for job in jobs
+            )
+
+    @property
+    def n_search_jobs(self) -> int:
+        if self.search_jobs is not None:
+            return self.search_jobs
+        return joblib.cpu_count() if self.device_name == "cpu" else 1
+
+    def _search_jobs(self, plan):
+        """``(study, model, width, run, clf, X, X_test, extra)`` per computed row."""
+        current, features = None, None
+        for kind, model, width, run, clf in plan:
+            if kind != "compute":
+                continue
+            if current != (model, width, run):
+                current = (model, width, run)
+                features = self._features(model, width, run)
+            X, X_test, seconds, used = features
+            extra = {
+                "feature_seconds": seconds,
+                "transformer_params": json.dumps(used, sort_keys=True),
+            }
+            features = (X, X_test, 0.0, used)  # counted once per feature matrix
+            yield self, model, width, run, clf, X, X_test, extra
+
+    def _copy_seed_independent(self, model, width, run, done) -> None:
         """Repeat run 0's SVM row where neither features nor SVM use the seed."""
-        seeded = "random_state" in MODELS[model]().get_params()
-        first = done.get(self.key(model, width, "svm", 0))
-        if "svm" not in pending or seeded or run == 0 or first is None:
-            return 0
+        first = done[self.key(model, width, "svm", 0)]
         row = {
             **first,
             "run": run,
@@ -418,7 +474,6 @@ class _Study:
         }
         _store.append_row(self.out / "results.csv", row)
         done[self.key(model, width, "svm", run)] = row
-        return 1
 
     def _features(self, model, width, run):
         """``(X, X_test, seconds, length params used)`` of one model, width and run."""
@@ -451,6 +506,7 @@ class _Study:
         est, grid = _protocol.classifier(
             clf, run, self.fast_svm, self.device, self.svm_params
         )
+        clear_kernel_cache()  # the same kernel bank in any process
         with warnings.catch_warnings():
             # tiny folds: "The least populated class in y has only n members"
             warnings.filterwarnings("ignore", message="The least populated class")
@@ -526,6 +582,15 @@ class _Study:
                 self.classifiers, self.fast_svm, self.svm_params
             ),
         )
+
+
+def _search_row(study, model, width, run, clf, X, X_test, extra, threads=None):
+    """One row: the searches of one classifier on one feature matrix (a job)."""
+    if threads is not None:  # a worker process: its share of the cores
+        torch.set_num_threads(threads)
+    row = study._score(model, width, run, clf, X, X_test)
+    row.update(extra)
+    return row
 
 
 def _make_transformer(
