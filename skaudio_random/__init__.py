@@ -45,12 +45,14 @@ from .kernels import (
     set_kernel_cache_limit,
 )
 from .mfcc import MFCC
+from .multi import featurize
 from .spectrogram import LogMelSpectrogram, log_mel_spectrogram
 from .study import StudyResult, run_study
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "featurize",
     "SampleLevel",
     "FrameLevel",
     "FrameLevelManyShapes",
