@@ -23,8 +23,10 @@ from sklearn.utils._param_validation import (
 )
 from tqdm.auto import tqdm
 
+from .._cache import resolve_memory_location
 from .._utils import resolve_device
 from ..kernels import clear_kernel_cache
+from ..multi import featurize
 from . import _identity, _protocol, _report, _store
 from ._checks import (
     check_data,
@@ -445,13 +447,15 @@ class _Study:
 
     def _search_jobs(self, plan):
         """``(study, model, width, run, clf, X, X_test, extra)`` per computed row."""
-        current, features = None, None
+        current, features, shared = None, None, {}
         for kind, model, width, run, clf in plan:
             if kind != "compute":
                 continue
             if current != (model, width, run):
                 current = (model, width, run)
-                features = self._features(model, width, run)
+                if current not in shared:
+                    shared.update(self._featurize_run(run, plan))
+                features = self._features(model, width, run, shared.pop(current))
             X, X_test, seconds, used = features
             extra = {
                 "feature_seconds": seconds,
@@ -475,9 +479,8 @@ class _Study:
         _store.append_row(self.out / "results.csv", row)
         done[self.key(model, width, "svm", run)] = row
 
-    def _features(self, model, width, run):
-        """``(X, X_test, seconds, length params used)`` of one model, width and run."""
-        transformer = _make_transformer(
+    def _transformer(self, model, width, run):
+        return _make_transformer(
             model,
             width,
             run,
@@ -488,9 +491,43 @@ class _Study:
             memory=self.memory,
             verbose=self.verbose,
         )
+
+    def _featurize_run(self, run, plan) -> dict:
+        """Cache the features of a run's pending models at once; seconds per task.
+
+        :func:`~skaudio_random.featurize` decodes each clip once for all of
+        them; the tasks then read their features from the per-clip cache. A
+        task's seconds are its own computation plus an equal share of the
+        decoding. Without a cache, ``{task: None}``: each task computes its own.
+        """
+        tasks = list(
+            dict.fromkeys(
+                (m, w, k) for kind, m, w, k, _ in plan if kind == "compute" and k == run
+            )
+        )
+        if resolve_memory_location(self.memory) is None or len(tasks) < 2:
+            return dict.fromkeys(tasks)
+        transformers = [self._transformer(*task) for task in tasks]
+        _, seconds = featurize(
+            transformers, self.files, n_jobs=self.n_jobs, return_seconds=True
+        )
+        share = seconds["decode"] / len(tasks)
+        return {
+            task: s + share
+            for task, s in zip(tasks, seconds["transformers"], strict=True)
+        }
+
+    def _features(self, model, width, run, seconds=None):
+        """``(X, X_test, seconds, length params used)`` of one model, width and run.
+
+        ``seconds``: the time :meth:`_featurize_run` spent on it (the features
+        are then in the cache), or ``None`` to time the ``transform`` here.
+        """
+        transformer = self._transformer(model, width, run)
         t0 = time.perf_counter()
         X_all = transformer.transform(self.files).astype(np.float64)
-        seconds = time.perf_counter() - t0
+        if seconds is None:
+            seconds = time.perf_counter() - t0
         used = {
             k: v
             for k, v in transformer.get_params().items()
