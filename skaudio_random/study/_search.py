@@ -83,6 +83,9 @@ class _SplitScorer:
         self.data = X_train, y_train, X_test, y_test
         self.kernel_svc = _kernel_svc(est)
         self.kernels: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self.svc = None  # one SVC per split; its parameters set per candidate
+        if self.kernel_svc is not None:
+            self.svc_names = set(self.kernel_svc[2].get_params())
 
     def score(self, params: dict) -> float:
         X_train, y_train, X_test, y_test = self.data
@@ -96,14 +99,19 @@ class _SplitScorer:
                 raise ValueError(f"unexpected grid parameter {key!r}")
             step, _, name = key[len(path) :].partition("__")
             {"kernel": k_params, "svc": s_params}[step][name] = value
+        if not s_params.keys() <= self.svc_names:
+            raise ValueError(f"unexpected SVC parameter in {sorted(s_params)}")
         k_key = tuple(sorted(k_params.items(), key=lambda kv: kv[0]))
         if k_key not in self.kernels:
             k = clone(kernel).set_params(**k_params)
             K_train = k.fit_transform(X_train)  # Pipeline.fit's order, then score's
             self.kernels[k_key] = K_train, k.transform(X_test)
         K_train, K_test = self.kernels[k_key]
-        model = clone(svc).set_params(**s_params).fit(K_train, y_train)
-        return accuracy(model, K_test, y_test)
+        if self.svc is None:
+            self.svc = clone(svc)
+        for name, value in s_params.items():  # refit from scratch: same as a clone
+            setattr(self.svc, name, value)
+        return accuracy(self.svc.fit(K_train, y_train), K_test, y_test)
 
 
 def grid_search(est, grid, X, y, splits) -> tuple[dict, float]:
