@@ -91,10 +91,13 @@ def run_study(
 
     For every model, width and run ``k`` (``random_state=k`` for the CNN and
     the ELM), the features of every clip are computed once (and cached per clip
-    in ``memory``), then the paper's SVM and ELM grids are searched with
-    :class:`~sklearn.model_selection.GridSearchCV` over a
-    :class:`~sklearn.pipeline.Pipeline` on the feature matrix (no scaling, as
-    in the paper), and the dataset's protocol decides what is reported (SPEC
+    in ``memory``; the models of a run share one decode of each file, see
+    :func:`~skaudio_random.featurize`), then the paper's SVM and ELM grids are
+    searched over a :class:`~sklearn.pipeline.Pipeline` on the feature matrix
+    (no scaling, as in the paper) with the selections and scores of
+    :class:`~sklearn.model_selection.GridSearchCV` (same folds, candidate
+    order, tie-breaking and refits; a plain loop without its per-candidate
+    overhead), and the dataset's protocol decides what is reported (SPEC
     section 5.3):
 
     - ``data.protocol == "validation"`` (GTZAN): select on the validation
