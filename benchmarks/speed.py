@@ -350,7 +350,68 @@ def end_to_end(args, names, paths) -> list[dict]:
     )
     rows.append(dict(model="TOTAL", seconds=total, cpu_seconds=total_cpu,
                      decode_serial=decode_serial))
+    rows.append(shared_decode(args, names, paths, decode_serial))
     return rows
+
+
+def logmel_seconds_per_file(paths, n: int = 20) -> float:
+    """CPU seconds of the log-mel front end per file (one thread, first ``n`` files).
+
+    The front end's cost is the same for every file of equal length, so it is
+    measured on a sample and scaled (the stated extrapolation method).
+    """
+    front = skr.LogMelSpectrogram(sr=SR)
+    clips = [load_audio(p, sr=SR) for p in paths[:n]]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            c = time.process_time()
+            for y in clips:
+                front(torch.from_numpy(y)[None])
+            return (time.process_time() - c) / len(clips)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def shared_decode(args, names, paths, decode_serial) -> dict:
+    """All transformers at once with ``skaudio_random.featurize`` (one decode per file).
+
+    Reports the decode share (one-thread decode CPU over the run's CPU) and the
+    log-mel share (front-end CPU per file, measured on a sample, times the files
+    and the spectrogram models, each of which still computes its own log-mel).
+    """
+    ests = [make(name, args.e2e_width) for name in names]
+    for e in ests:
+        e._prepare()
+    n_mel = sum(
+        1 for e in ests if getattr(getattr(e, "_spec", None), "input_kind", "") == "mel"
+    )
+    logmel = logmel_seconds_per_file(paths) * len(paths) * n_mel
+    with PeakRSS() as mem:
+        t, c = time.perf_counter(), time.process_time()
+        _, seconds = skr.featurize(ests, paths, n_jobs=args.n_jobs,
+                                   return_seconds=True)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+    row = dict(
+        model="SHARED", width=args.e2e_width, files=len(paths), seconds=wall,
+        cpu_seconds=cpu, files_per_s=len(paths) / wall,
+        decode_cpu_share=decode_serial / cpu, logmel_cpu_share=logmel / cpu,
+        decode_wait_seconds=seconds["decode"], n_mel_models=n_mel,
+        peak_mb=mem.peak / 2**20, load=os.getloadavg()[0],
+    )
+    print(
+        f"\nall {len(names)} transformers with skaudio_random.featurize (each file "
+        f"decoded once): wall {wall:.1f} s, CPU {cpu:.1f} s; decode {decode_serial:.1f}"
+        f" CPU s = {row['decode_cpu_share']:.0%} of the CPU (waited "
+        f"{seconds['decode']:.1f} s); log-mel {logmel:.1f} CPU s = "
+        f"{row['logmel_cpu_share']:.0%} ({n_mel} spectrogram models x "
+        f"{logmel / max(1, n_mel * len(paths)) * 1e3:.1f} ms/file, measured on "
+        f"{min(20, len(paths))} files); peak RSS {row['peak_mb']:.0f} MB; load "
+        f"{row['load']:.1f}",
+        flush=True,
+    )
+    return row
 
 
 def memory_growth(args, paths) -> list[dict]:

@@ -34,6 +34,7 @@ from .kernels import (
     set_kernel_cache_limit,
 )
 from .mfcc import MFCC
+from .multi import featurize
 from .network import RandomNetworkFeatures, resolve_model
 from .spectrogram import LogMelSpectrogram, log_mel_spectrogram
 from .study import StudyResult, run_study
@@ -45,6 +46,7 @@ __all__ = [
     *_features.__all__,
     "RandomNetworkFeatures",
     "resolve_model",
+    "featurize",
     "MFCC",
     "load_audio",
     "fix_length",

@@ -207,6 +207,7 @@ def _study(args) -> int:
         out=args.out or f"study_{data.name}",
         device=args.device,
         n_jobs=args.n_jobs,
+        search_jobs=args.search_jobs,
         memory=args.memory,
         nested=not args.no_nested,
         fast_svm=not args.plain_svm,
@@ -259,6 +260,7 @@ def _demo(args) -> int:
         out=out,
         device=args.device,
         n_jobs=args.n_jobs,
+        search_jobs=args.search_jobs,
         nested=nested,
         transformer_params=dict(DEMO_INPUT),
         verbose=not args.quiet,
@@ -409,6 +411,12 @@ def _parser() -> argparse.ArgumentParser:
 def _common(p, threads_default=None):
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--n-jobs", type=int, help="threads decoding audio")
+    p.add_argument(
+        "--search-jobs",
+        type=int,
+        help="processes running grid searches at once (default: one per CPU core "
+        "on the CPU, 1 with a GPU)",
+    )
     p.add_argument(
         "--threads",
         type=int,

@@ -10,6 +10,8 @@ as the pair "random features + random classifier".
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from numbers import Integral, Real
 
 import numpy as np
@@ -57,6 +59,35 @@ PINV_RTOL = 1e6 * np.finfo(np.float64).eps
 # then all exceed ~1e-5 * sigma_max: the pinv cut-off (2.2e-10 * sigma_max) discards
 # nothing, and the Cholesky solution equals pinv(H) @ T to ~1e-8 relative.
 _GRAM_MIN_RCOND = 1e-10
+
+
+class _HiddenCache:
+    """Bounded LRU of drawn hidden layers, keyed by seed, shapes and settings."""
+
+    def __init__(self, max_bytes: int = 256 << 20):
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple, draw) -> tuple[np.ndarray, np.ndarray]:
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return self.entries[key]
+        W, b = draw(key[1])
+        W.flags.writeable = b.flags.writeable = False  # shared between estimators
+        with self.lock:
+            self.entries[key] = (W, b)
+            while len(self.entries) > 1 and self.nbytes > self.max_bytes:
+                self.entries.popitem(last=False)
+        return W, b
+
+    @property
+    def nbytes(self) -> int:
+        return sum(W.nbytes + b.nbytes for W, b in self.entries.values())
+
+
+_HIDDEN_CACHE = _HiddenCache()
 
 
 def _to_tensor(a: np.ndarray, dtype, device: torch.device) -> torch.Tensor:
@@ -232,10 +263,12 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         names.
 
     hidden_weights_ : ndarray of shape (n_features_in_, n_hidden)
-        Random input-to-hidden weights ``W1``, in ``dtype``.
+        Random input-to-hidden weights ``W1``, in ``dtype``. Read-only when
+        ``random_state`` is an int: the draw is shared, through a small
+        in-process cache, with the other ELMs of the same seed and shapes.
 
     hidden_bias_ : ndarray of shape (n_hidden,)
-        Random hidden biases ``b``, in ``dtype``.
+        Random hidden biases ``b``, in ``dtype`` (read-only, as ``hidden_weights_``).
 
     output_weights_ : ndarray of shape (n_hidden, n_outputs)
         Fitted hidden-to-output weights ``W2`` (float64). ``n_outputs`` is 1 for
@@ -354,7 +387,20 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
     # -- hidden layer ---------------------------------------------------------
 
     def _draw_hidden(self, n_features: int):
-        """Draw W1 (n_features, n_hidden) and b (n_hidden,) on the CPU, in float64."""
+        """W1 (n_features, n_hidden) and b (n_hidden,), drawn on the CPU in float64.
+
+        With an int ``random_state`` the draw is a pure function of the seed and
+        the shapes, so it is kept in a small in-process cache (read-only arrays):
+        a grid search refits the same ELM on every fold, and drawing the weights
+        was a large share of its fits. Other ``random_state`` values draw anew.
+        """
+        seed = self.random_state
+        if isinstance(seed, Integral) and not isinstance(seed, bool):
+            key = (int(seed), n_features, self.n_hidden, self.weight_scale, self.dtype)
+            return _HIDDEN_CACHE.get(key, self._draw_hidden_uncached)
+        return self._draw_hidden_uncached(n_features)
+
+    def _draw_hidden_uncached(self, n_features: int):
         gen = make_generator(seed_from_random_state(self.random_state))
         W = torch.randn(n_features, self.n_hidden, generator=gen, dtype=torch.float64)
         b = torch.randn(self.n_hidden, generator=gen, dtype=torch.float64)

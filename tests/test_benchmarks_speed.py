@@ -27,8 +27,12 @@ def test_speed_quick_runs_and_reports(tmp_path):
     for r in results["network"]:
         assert r["clips_per_s"] > 0 and r["mm_before"] > 0
     assert rows["MFCC", "fast"]["gflops"] is None  # not a CNN: time only
-    e2e = [r for r in results["end_to_end"] if r["model"] != "TOTAL"]
+    e2e = [r for r in results["end_to_end"] if r["model"] not in ("TOTAL", "SHARED")]
     assert {r["model"] for r in e2e} == {
         "Temporal", "Vertical7x96", "SampleLevel", "MFCC",
     }
     assert all(r["files"] == 2 and r["peak_mb"] > 0 for r in e2e)
+    shared = next(r for r in results["end_to_end"] if r["model"] == "SHARED")
+    assert shared["files"] == 2 and shared["n_mel_models"] == 2  # Temporal, 7x96
+    assert 0 < shared["decode_cpu_share"] and 0 < shared["logmel_cpu_share"]
+    assert "each file decoded once" in proc.stdout

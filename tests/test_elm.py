@@ -184,6 +184,35 @@ def test_seeded_draw_is_reproducible_and_unseeded_is_fresh():
     assert not np.allclose(w1, w2)
 
 
+def test_seeded_draws_are_cached_read_only_and_equal_to_a_fresh_draw():
+    from skaudio_random.elm import _HIDDEN_CACHE
+
+    X, y = data()
+    a = ELMClassifier(n_hidden=40, random_state=3).fit(X, y)
+    b = ELMClassifier(n_hidden=40, random_state=3).fit(X, y)
+    assert a.hidden_weights_ is b.hidden_weights_  # one draw, shared
+    assert not a.hidden_weights_.flags.writeable
+    assert not a.hidden_bias_.flags.writeable
+    W, bias = ELMClassifier(n_hidden=40, random_state=3)._draw_hidden_uncached(
+        X.shape[1]
+    )
+    np.testing.assert_array_equal(a.hidden_weights_, W)
+    np.testing.assert_array_equal(a.hidden_bias_, bias)
+    # other seeds, sizes and precisions are other entries
+    c = ELMClassifier(n_hidden=40, random_state=4).fit(X, y)
+    d = ELMClassifier(n_hidden=41, random_state=3, dtype="float32").fit(X, y)
+    assert not np.allclose(c.hidden_weights_, a.hidden_weights_)
+    assert d.hidden_weights_.dtype == np.float32 and d.hidden_weights_.shape[1] == 41
+    # bounded: a draw larger than the bound does not stay beside the others
+    previous = _HIDDEN_CACHE.max_bytes
+    try:
+        _HIDDEN_CACHE.max_bytes = a.hidden_weights_.nbytes
+        ELMClassifier(n_hidden=400, random_state=5).fit(X, y)
+        assert len(_HIDDEN_CACHE.entries) == 1
+    finally:
+        _HIDDEN_CACHE.max_bytes = previous
+
+
 def test_weight_distributions():
     X, y = data(n_features=400, n_samples=60)
     unit = ELMClassifier(n_hidden=500, random_state=0).fit(X, y)

@@ -327,6 +327,7 @@ def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypat
             transformer_params=PARAMS,
             inner_splits=2,
             verbose=False,
+            search_jobs=1,  # the monkeypatched counters live in this process
         )
     assert len(evaluated) == 2 and transformed == ["SampleLevel"]
     assert again.n_computed == 2 and again.n_reused == 10
@@ -354,6 +355,7 @@ def test_resume_recomputes_only_missing_rows(cv_study, tree, tmp_path, monkeypat
         transformer_params=PARAMS,
         inner_splits=2,
         verbose=False,
+        search_jobs=1,
     )
     assert evaluated == [] and transformed == [] and third.n_computed == 0
 
@@ -814,3 +816,105 @@ def test_rows_record_the_backend_averaging(tree, tmp_path):
     )
     used = json.loads(result.rows[0]["transformer_params"])
     assert used["backend_averaging"] == "per_filter"
+# the study's grid searches against GridSearchCV
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def digit_features(tmp_path_factory):
+    """MFCC and VGG (width 120, 1 s inputs) of half the shipped spoken digits."""
+    data = sr.datasets.load_spoken_digits()
+    keep = np.arange(0, len(data.target), 2)  # 150 clips keep the test short
+    for k in ("filenames", "target", "groups"):
+        data[k] = data[k][keep]
+    memory = tmp_path_factory.mktemp("digit_features")
+    mfcc = sr.MFCC(fix_length="repeat", memory=memory, verbose=False)
+    vgg = sr.VGG(
+        width=120,
+        random_state=1,
+        fix_length="repeat",
+        n_frames=47,
+        device="cpu",
+        memory=memory,
+        verbose=False,
+    )
+    X = {
+        "mfcc": mfcc.transform(data.filenames).astype(np.float64),
+        "vgg": vgg.transform(data.filenames).astype(np.float64),
+    }
+    return data, X
+
+
+@pytest.mark.filterwarnings("ignore:The groups parameter is ignored")
+@pytest.mark.parametrize("features", ["mfcc", "vgg"])
+@pytest.mark.parametrize("clf", ["svm", "elm"])
+def test_study_search_selects_and_scores_as_gridsearchcv(digit_features, features, clf):
+    from skaudio_random.kernels import clear_kernel_cache
+    from skaudio_random.study import _search
+
+    data, X = digit_features
+    X, y = X[features], np.asarray(data.target)
+    est, grid = _protocol.classifier(clf, 1, True, "cpu", {})
+    splits = list(data.cv.split(X, y, data.groups))
+    clear_kernel_cache()
+    ref = GridSearchCV(est, grid, cv=data.cv, refit=False).fit(X, y)
+    clear_kernel_cache()
+    params, score = _search.grid_search(est, grid, X, y, splits)
+    assert params == ref.best_params_
+    assert score == ref.best_score_  # bitwise
+    # a nested fold: inner search, refit on the outer training fold, test score
+    train, test = splits[0]
+    inner, _ = _protocol._inner_cv(data, 3, None)
+    ref = GridSearchCV(est, grid, cv=inner, refit=True).fit(X[train], y[train])
+    inner_splits = list(inner.split(X[train], y[train]))
+    params, score = _search.grid_search(est, grid, X[train], y[train], inner_splits)
+    assert params == ref.best_params_ and score == ref.best_score_
+    assert _search.refit_score(
+        est, params, X[train], y[train], X[test], y[test]
+    ) == ref.score(X[test], y[test])
+
+
+def test_study_search_refuses_non_finite_features():
+    from skaudio_random.study import _search
+
+    X = np.ones((4, 2))
+    X[1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        _search.check_finite(X)
+
+
+def test_searches_in_worker_processes_give_the_same_rows_in_the_same_order(
+    tree, tmp_path
+):
+    rows = {}
+    for jobs in (1, 2):
+        run_study(
+            cv_bunch(tree),
+            models=["mfcc", "vertical_7x96"],
+            widths=[8],
+            runs=2,
+            out=tmp_path / f"jobs{jobs}",
+            memory=tmp_path / "features",
+            device="cpu",
+            transformer_params=PARAMS,
+            inner_splits=2,
+            figures=False,
+            verbose=False,
+            search_jobs=jobs,
+        )
+        rows[jobs] = [
+            {
+                k: r[k]
+                for k in (
+                    "model",
+                    "classifier",
+                    "run",
+                    "score",
+                    "best_params",
+                    "nested_score",
+                    "nested_params",
+                    "note",
+                )
+            }
+            for r in read_csv(tmp_path / f"jobs{jobs}" / "results.csv")
+        ]
+    assert len(rows[1]) == 8
+    assert rows[2] == rows[1]

@@ -7,14 +7,14 @@ import math
 import time
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from ..elm import ELMClassifier
 from ..grids import paper_elm_grid, paper_svm_grid
 from ..kernels import make_kernel_svc
+from . import _search
 
 CLASSIFIERS = ("svm", "elm")
 
@@ -64,19 +64,26 @@ def _inner_cv(data, n_splits: int, groups):
 
 
 def evaluate(X, y, X_test, y_test, data, est, grid, *, nested, inner_splits):
-    """Scores of one classifier on one feature matrix, with the data's protocol."""
+    """Scores of one classifier on one feature matrix, with the data's protocol.
+
+    The searches are :func:`._search.grid_search`: ``GridSearchCV``'s
+    selections and scores without its per-candidate overhead.
+    """
     groups = _groups(data)
-    fit_kw = {} if groups is None else {"groups": groups}
+    _search.check_finite(X)
+    if X_test is not None:
+        _search.check_finite(X_test, "X_test")
     res = {}
     t0 = time.perf_counter()
-    search = GridSearchCV(est, grid, cv=data.cv, refit=False, error_score="raise")
-    search.fit(X, y, **fit_kw)
-    res["best_params"] = _plain_params(search.best_params_)
-    res["selection_score"] = float(search.best_score_)
+    splits = list(data.cv.split(X, y, groups))
+    best_params, best_score = _search.grid_search(est, grid, X, y, splits)
+    res["best_params"] = _plain_params(best_params)
+    res["selection_score"] = best_score
     if data.protocol == "validation":
-        train = next(iter(data.cv.split(X, y, groups)))[0]
-        final = clone(est).set_params(**search.best_params_).fit(X[train], y[train])
-        res["score"] = float(final.score(X_test, y_test))
+        train = splits[0][0]
+        res["score"] = _search.refit_score(
+            est, best_params, X[train], y[train], X_test, y_test
+        )
         res["score_kind"] = "test"
         res["n_train"], res["n_test"] = len(train), len(y_test)
     else:
@@ -93,8 +100,7 @@ def evaluate(X, y, X_test, y_test, data, est, grid, *, nested, inner_splits):
         t0 = time.perf_counter()
         inner, grouped = _inner_cv(data, inner_splits, groups)
         scores, chosen = [], []
-        for train, test in data.cv.split(X, y, groups):
-            kw = {"groups": groups[train]} if grouped else {}
+        for train, test in splits:
             smallest = np.bincount(np.unique(y[train], return_inverse=True)[1]).min()
             if smallest < inner_splits:
                 raise ValueError(
@@ -102,10 +108,15 @@ def evaluate(X, y, X_test, y_test, data, est, grid, *, nested, inner_splits):
                     f"some class, fewer than inner_splits={inner_splits}; lower "
                     "inner_splits or use nested=False."
                 )
-            s = GridSearchCV(est, grid, cv=inner, refit=True, error_score="raise")
-            s.fit(X[train], y[train], **kw)
-            scores.append(float(s.score(X[test], y[test])))
-            chosen.append(_plain_params(s.best_params_))
+            inner_groups = groups[train] if grouped else None
+            inner_splits_ = list(inner.split(X[train], y[train], inner_groups))
+            params, _ = _search.grid_search(
+                est, grid, X[train], y[train], inner_splits_
+            )
+            scores.append(
+                _search.refit_score(est, params, X[train], y[train], X[test], y[test])
+            )
+            chosen.append(_plain_params(params))
         res["nested_score"] = float(np.mean(scores))
         res["nested_params"] = json.dumps(chosen)
         res["nested_seconds"] = time.perf_counter() - t0

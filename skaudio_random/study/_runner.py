@@ -23,8 +23,10 @@ from sklearn.utils._param_validation import (
 )
 from tqdm.auto import tqdm
 
+from .._cache import resolve_memory_location
 from .._utils import resolve_device
 from ..kernels import clear_kernel_cache
+from ..multi import featurize
 from . import _identity, _protocol, _report, _scheduler, _store, _trained
 from ._checks import (
     check_data,
@@ -49,6 +51,7 @@ __all__ = ["run_study"]
         "out": [str, os.PathLike],
         "device": [str, torch.device],
         "n_jobs": [Integral, None],
+        "search_jobs": [Interval(Integral, 1, None, closed="left"), None],
         "memory": [None, str, os.PathLike, joblib.Memory],
         "nested": ["boolean"],
         "fast_svm": ["boolean"],
@@ -75,6 +78,7 @@ def run_study(
     out="study_results",
     device="auto",
     n_jobs=None,
+    search_jobs=None,
     memory=None,
     nested=True,
     fast_svm=True,
@@ -93,10 +97,13 @@ def run_study(
 
     For every model, width and run ``k`` (``random_state=k`` for the CNN and
     the ELM), the features of every clip are computed once (and cached per clip
-    in ``memory``), then the paper's SVM and ELM grids are searched with
-    :class:`~sklearn.model_selection.GridSearchCV` over a
-    :class:`~sklearn.pipeline.Pipeline` on the feature matrix (no scaling, as
-    in the paper), and the dataset's protocol decides what is reported (SPEC
+    in ``memory``; the models of a run share one decode of each file, see
+    :func:`~skaudio_random.featurize`), then the paper's SVM and ELM grids are
+    searched over a :class:`~sklearn.pipeline.Pipeline` on the feature matrix
+    (no scaling, as in the paper) with the selections and scores of
+    :class:`~sklearn.model_selection.GridSearchCV` (same folds, candidate
+    order, tie-breaking and refits; a plain loop without its per-candidate
+    overhead), and the dataset's protocol decides what is reported (SPEC
     section 5.3):
 
     - ``data.protocol == "validation"`` (GTZAN): select on the validation
@@ -149,8 +156,14 @@ def run_study(
     device : str or torch.device, default="auto"
         Where the CNNs, the SVM kernels and the ELM run.
     n_jobs : int, default=None
-        Threads decoding audio while the networks run. The grid searches run in
-        this process (the SVM kernel cache is per process).
+        Threads decoding audio while the networks run.
+    search_jobs : int, default=None
+        Worker processes (joblib's loky) running the grid searches of different
+        rows at once, each with its share of the cores' threads, while this
+        process computes the next features; ``1`` runs them in this process.
+        ``None``: one per CPU core with ``device="cpu"``, one with a GPU. Rows
+        are written to ``results.csv`` in the same order either way, and the
+        numbers do not depend on it.
     memory : str, os.PathLike or joblib.Memory, default=None
         Per-clip feature cache; ``None`` uses ``out/features``. Point several
         studies at one folder to share features.
@@ -273,6 +286,7 @@ def run_study(
         out=out,
         device=device,
         n_jobs=n_jobs,
+        search_jobs=search_jobs,
         memory=memory,
         nested=nested,
         fast_svm=fast_svm,
@@ -302,6 +316,11 @@ def run_study(
 class _Study:
     """A study's checked arguments and its steps, one method each."""
 
+    def __getstate__(self):
+        # Rows are searched in worker processes (loky or a Dask cluster): they
+        # never need the scheduler's client, which does not pickle.
+        return {**self.__dict__, "client": None}
+
     data: object
     models: list
     widths: list
@@ -311,6 +330,7 @@ class _Study:
     device: object
     device_name: str
     n_jobs: int | None
+    search_jobs: int | None
     memory: object
     nested: bool
     fast_svm: bool
@@ -337,19 +357,29 @@ class _Study:
                 if _trained.has_counterpart(m)
             ]
         n_reused = sum(key in done for key in wanted)
-        n_computed = 0
+        plan = self.plan(tasks, done)
         bar = tqdm(
-            tasks,
+            total=len(plan),
             desc=f"study {self.data.name}",
-            unit="model",
+            unit="row",
             disable=not self.verbose,
         )
-        for model, width, run in bar:
-            bar.set_postfix_str(f"{model} w={width} run={run}")
-            n_computed += self.run_task(model, width, run, done)
-            if self.trained:
+        computed = self.computed_rows(plan)
+        try:
+            for kind, model, width, run, clf in plan:
+                bar.set_postfix_str(f"{model} w={width} run={run} {clf}")
+                if kind == "copy":
+                    self._copy_seed_independent(model, width, run, done)
+                else:
+                    self._record(next(computed), done)
+                bar.update()
+        finally:
+            computed.close()  # stops the workers after an error
+            bar.close()
+        n_computed = len(plan)
+        if self.trained:
+            for model, width, run in tasks:
                 n_computed += _trained.run_trained(self, model, width, run, done)
-        bar.close()
 
         rows = [done[key] for key in wanted if key in done]
         result = self.write_report(rows, figures)
@@ -457,32 +487,76 @@ class _Study:
     # ----------------------------------------------------------------------- #
     # one model, width and run
     # ----------------------------------------------------------------------- #
-    def run_task(self, model, width, run, done: dict) -> int:
-        """Compute the missing rows of one model, width and run; returns how many."""
-        pending = [
-            c for c in self.classifiers if self.key(model, width, c, run) not in done
-        ]
-        n_copied = self._copy_seed_independent(model, width, run, pending, done)
-        todo = [c for c in pending if self.key(model, width, c, run) not in done]
-        if not todo:
-            return n_copied
-        X, X_test, feature_seconds, used = self._features(model, width, run)
-        for clf in todo:
-            row = self._score(model, width, run, clf, X, X_test)
-            row.update(
-                feature_seconds=feature_seconds,
-                transformer_params=json.dumps(used, sort_keys=True),
-            )
-            feature_seconds = 0.0  # counted once per feature matrix
-            self._record(row, done)
-        return n_copied + len(todo)
+    def plan(self, tasks, done: dict) -> list[tuple]:
+        """The missing rows, in order: ``(kind, model, width, run, classifier)``.
 
-    def _copy_seed_independent(self, model, width, run, pending, done) -> int:
+        ``kind`` is ``"copy"`` for a seed-independent model's SVM row of a run
+        after 0 (run 0's row repeated; run 0 comes first), else ``"compute"``.
+        """
+        plan = []
+        for model, width, run in tasks:
+            seeded = "random_state" in MODELS[model]().get_params()
+            entries = []
+            for clf in self.classifiers:
+                if self.key(model, width, clf, run) in done:
+                    continue
+                copy = clf == "svm" and not seeded and run > 0
+                entries.append(("copy" if copy else "compute", model, width, run, clf))
+            plan += sorted(entries, key=lambda e: e[0] != "copy")  # copies first
+        return plan
+
+    def computed_rows(self, plan):
+        """The rows of the plan's ``"compute"`` entries, in plan order.
+
+        Features are computed here, a task at a time as the searches ask for
+        them; the searches run in ``search_jobs`` worker processes (or here).
+        """
+        jobs = self._search_jobs(plan)
+        if self.client is not None:  # one task per row on the cluster's workers
+            parallel = joblib.Parallel(n_jobs=-1, return_as="generator")
+            with _scheduler.searches(self.client):
+                yield from parallel(joblib.delayed(_search_row)(*job) for job in jobs)
+            return
+        n = self.n_search_jobs
+        if n == 1:
+            for job in jobs:
+                yield _search_row(*job)
+            return
+        threads = max(1, joblib.cpu_count() // n)
+        parallel = joblib.Parallel(n_jobs=n, return_as="generator")
+        with joblib.parallel_config("loky", inner_max_num_threads=threads):
+            yield from parallel(
+                joblib.delayed(_search_row)(*job, threads=threads) for job in jobs
+            )
+
+    @property
+    def n_search_jobs(self) -> int:
+        if self.search_jobs is not None:
+            return self.search_jobs
+        return joblib.cpu_count() if self.device_name == "cpu" else 1
+
+    def _search_jobs(self, plan):
+        """``(study, model, width, run, clf, X, X_test, extra)`` per computed row."""
+        current, features, shared = None, None, {}
+        for kind, model, width, run, clf in plan:
+            if kind != "compute":
+                continue
+            if current != (model, width, run):
+                current = (model, width, run)
+                if current not in shared:
+                    shared.update(self._featurize_run(run, plan))
+                features = self._features(model, width, run, shared.pop(current))
+            X, X_test, seconds, used = features
+            extra = {
+                "feature_seconds": seconds,
+                "transformer_params": json.dumps(used, sort_keys=True),
+            }
+            features = (X, X_test, 0.0, used)  # counted once per feature matrix
+            yield self, model, width, run, clf, X, X_test, extra
+
+    def _copy_seed_independent(self, model, width, run, done) -> None:
         """Repeat run 0's SVM row where neither features nor SVM use the seed."""
-        seeded = "random_state" in MODELS[model]().get_params()
-        first = done.get(self.key(model, width, "svm", 0))
-        if "svm" not in pending or seeded or run == 0 or first is None:
-            return 0
+        first = done[self.key(model, width, "svm", 0)]
         row = {
             **first,
             "run": run,
@@ -494,11 +568,9 @@ class _Study:
         }
         _store.append_row(self.out / "results.csv", row)
         done[self.key(model, width, "svm", run)] = row
-        return 1
 
-    def _features(self, model, width, run):
-        """``(X, X_test, seconds, length params used)`` of one model, width and run."""
-        transformer = _make_transformer(
+    def _transformer(self, model, width, run):
+        return _make_transformer(
             model,
             width,
             run,
@@ -509,11 +581,46 @@ class _Study:
             memory=self.memory,
             verbose=self.verbose,
         )
+
+    def _featurize_run(self, run, plan) -> dict:
+        """Cache the features of a run's pending models at once; seconds per task.
+
+        :func:`~skaudio_random.featurize` decodes each clip once for all of
+        them; the tasks then read their features from the per-clip cache. A
+        task's seconds are its own computation plus an equal share of the
+        decoding. Without a cache, ``{task: None}``: each task computes its own.
+        """
+        tasks = list(
+            dict.fromkeys(
+                (m, w, k) for kind, m, w, k, _ in plan if kind == "compute" and k == run
+            )
+        )
+        local = self.client is None  # on a cluster the workers featurize
+        if not local or resolve_memory_location(self.memory) is None or len(tasks) < 2:
+            return dict.fromkeys(tasks)
+        transformers = [self._transformer(*task) for task in tasks]
+        _, seconds = featurize(
+            transformers, self.files, n_jobs=self.n_jobs, return_seconds=True
+        )
+        share = seconds["decode"] / len(tasks)
+        return {
+            task: s + share
+            for task, s in zip(tasks, seconds["transformers"], strict=True)
+        }
+
+    def _features(self, model, width, run, seconds=None):
+        """``(X, X_test, seconds, length params used)`` of one model, width and run.
+
+        ``seconds``: the time :meth:`_featurize_run` spent on it (the features
+        are then in the cache), or ``None`` to time the ``transform`` here.
+        """
+        transformer = self._transformer(model, width, run)
         t0 = time.perf_counter()
         X_all = _scheduler.featurize(
             transformer, self.files, client=self.client, memory=self.memory
         ).astype(np.float64)
-        seconds = time.perf_counter() - t0
+        if seconds is None:
+            seconds = time.perf_counter() - t0
         used = {
             k: v
             for k, v in transformer.get_params().items()
@@ -529,23 +636,23 @@ class _Study:
         est, grid = _protocol.classifier(
             clf, run, self.fast_svm, self.device, self.svm_params
         )
+        clear_kernel_cache()  # the same kernel bank in any process
         with warnings.catch_warnings():
             # tiny folds: "The least populated class in y has only n members"
             warnings.filterwarnings("ignore", message="The least populated class")
             # data.groups goes to every splitter; most ignore it, as intended
             warnings.filterwarnings("ignore", message="The groups parameter is ignored")
-            with _scheduler.searches(self.client, X, self.y):
-                res = _protocol.evaluate(
-                    X,
-                    self.y,
-                    X_test,
-                    self.y_test,
-                    self.data,
-                    est,
-                    grid,
-                    nested=self.nested,
-                    inner_splits=self.inner_splits,
-                )
+            res = _protocol.evaluate(
+                X,
+                self.y,
+                X_test,
+                self.y_test,
+                self.data,
+                est,
+                grid,
+                nested=self.nested,
+                inner_splits=self.inner_splits,
+            )
         clear_kernel_cache()
         return {
             "dataset": self.data.name,
@@ -608,6 +715,15 @@ class _Study:
         if self.trained:
             _trained.add_section(result, self, figures=figures)
         return result
+
+
+def _search_row(study, model, width, run, clf, X, X_test, extra, threads=None):
+    """One row: the searches of one classifier on one feature matrix (a job)."""
+    if threads is not None:  # a worker process: its share of the cores
+        torch.set_num_threads(threads)
+    row = study._score(model, width, run, clf, X, X_test)
+    row.update(extra)
+    return row
 
 
 def _make_transformer(

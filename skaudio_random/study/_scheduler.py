@@ -3,10 +3,11 @@
 With a scheduler, the features of a study's clips are computed by
 :func:`skaudio_random.distributed.transform_distributed` (sharded by clips over
 the workers, each rebuilding the network from its int seed, every clip stored
-in the study's per-clip cache as soon as it is computed) and the grid searches
-run under :func:`skaudio_random.distributed.search_backend` (joblib's dask
-backend, the feature matrix scattered once). Both give the numbers of a local
-run, so the scheduler is no part of the study's identity.
+in the study's per-clip cache as soon as it is computed) and the rows (one
+classifier's grid search and nested CV on one feature matrix each) run as
+joblib tasks under :func:`skaudio_random.distributed.search_backend` (joblib's
+dask backend). Both give the numbers of a local run, so the scheduler is no
+part of the study's identity.
 """
 
 from __future__ import annotations
@@ -49,10 +50,15 @@ def featurize(transformer, files, *, client, memory):
     return transform_distributed(transformer, files, client=client, memory=memory)
 
 
-def searches(client, X, y):
-    """Context in which a study's grid searches run: local, or on ``client``."""
+def searches(client):
+    """Context in which a study's rows are searched: local, or on ``client``.
+
+    Each row (one classifier's grid search, and its nested CV, on one feature
+    matrix) is one joblib task; under the Dask backend the rows run on the
+    cluster's workers, each with the numbers of a local run.
+    """
     if client is None:
         return contextlib.nullcontext()
     from ..distributed import search_backend
 
-    return search_backend(client, scatter=[X, y])
+    return search_backend(client)
