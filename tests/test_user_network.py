@@ -510,3 +510,29 @@ def test_run_study_with_a_user_network(tmp_path, monkeypatch):
     monkeypatch.setattr(nn.Conv1d, "__repr__", lambda self: "Conv1d(changed)")
     with pytest.raises(ValueError, match=r"model 'flat': the network's structure"):
         run_study(data, models={"flat": no_width_net}, out=tmp_path / "out", **kw)
+
+
+# ----------------------------------------------------------------------- frames
+def test_frame_level_features_of_a_user_network(clips):
+    """The time grid comes from the network's map shapes on the meta device."""
+    from skaudio_random.architectures._network import time_grids
+
+    relu = RandomNetworkFeatures(
+        vertical_user, n_frames=40, device="cpu", random_state=5
+    )
+    builtin = sr.Vertical7x96(n_frames=40, device="cpu", random_state=5)
+    mine = relu.transform_frames(clips[:2], window=0.2, hop=0.1)
+    ref = builtin.transform_frames(clips[:2], window=0.2, hop=0.1)
+    np.testing.assert_allclose(mine.times, ref.times)
+    np.testing.assert_allclose(mine.features, ref.features, rtol=1e-4, atol=1e-6)
+    # 2-D maps with time on the last axis, pooled: frame j spans [2j, 2j + 1]
+    est = make(width=None)
+    meta, layout = est._describe(())
+    grids = time_grids(meta, layout.layers, "mel", 41, "tiny")
+    assert grids["block1"] == (3, 0.5, 2.0) and grids["block2"] == (3, 1.5, 4.0)
+    assert grids["time.1"] == (2, 1.0, 1.0)  # a valid 3-frame convolution
+    # a window over the whole input gives the clip's features
+    whole = est.transform_frames(clips[:2], window=10.0, hop=10.0)
+    np.testing.assert_allclose(
+        whole.features[:, 0], est.transform(clips[:2]), atol=1e-5
+    )
