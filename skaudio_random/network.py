@@ -238,13 +238,8 @@ class RandomNetworkFeatures(RandomCNNBase):
         )
         if getattr(self, "_network_key", None) != key:
             args = self._nf_args()
-            meta, layout = self._describe(args)
-            label = network_label(self.network)
-            module = build_network(
-                self.network, args, self.network_params, seed=seed, init=self.init
-            )
-            network = NetworkFeatures(module, layout, self.input, label).to(device)
-            self._network = network.eval().requires_grad_(False)
+            network, meta, layout = self._build(seed, args)
+            self._network = network.to(device).eval().requires_grad_(False)
             self._nf = args[0] if args else None
             self._device = device
             self._frontend = None
@@ -254,6 +249,19 @@ class RandomNetworkFeatures(RandomCNNBase):
             self._digest = self._structure_digest(meta, layout, args)
             self._network_key = key
         self._length_check()
+
+    def _build(self, seed: int, args=None):
+        """``(NetworkFeatures, meta module, layout)`` with the weights of ``seed``
+        on the CPU (also the untrained network of a TrainedNetworkClassifier)."""
+        if not callable(self.network):
+            raise TypeError(f"network must be callable; got {self.network!r}.")
+        args = self._nf_args() if args is None else args
+        meta, layout = self._describe(args)
+        label = network_label(self.network)
+        module = build_network(
+            self.network, args, self.network_params, seed=seed, init=self.init
+        )
+        return NetworkFeatures(module, layout, self.input, label), meta, layout
 
     def _structure_digest(self, meta=None, layout=None, args=None) -> str:
         """The digest of the network's structure that keys the feature cache

@@ -102,7 +102,6 @@ def test_bad_models_are_clear_errors(tmp_path, capsys, monkeypatch, model, messa
     assert main([*argv, "vgg", model]) == 1
     err = capsys.readouterr().err
     assert re.search(message, err), err
-    assert "vgg" in err or "import" in err or "attribute" in err
 
 
 def write_fsdd(root: Path, digits=(0, 1, 2), speakers=("ann", "bob"), takes=3) -> Path:
