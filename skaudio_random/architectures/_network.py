@@ -316,7 +316,7 @@ def _probe(module: nn.Module, layers: list[str], input_kind: str, length: int, l
 
 def time_grids(
     module: nn.Module, layers, input_kind: str, length: int, label: str
-) -> dict[str, tuple[int, float, float]]:
+) -> dict[str, tuple[int, float, float]] | None:
     """``{layer: (time axis, centre of frame 0, step)}`` in input units.
 
     ``module`` is a meta-device build; nothing is computed. A layer's time
@@ -326,7 +326,7 @@ def time_grids(
     the shortest input that gives the same number of positions (found by
     bisection), which is exact for valid and "same" convolutions and poolings.
     Positions: waveform sample ``k`` spans ``[k, k + 1)``, log-mel frame ``m``
-    is centred on ``m``. Layers with no growing axis are left out; ``{}`` if
+    is centred on ``m``. Layers with no growing axis are left out; ``None`` if
     the network cannot run on the meta device.
     """
     layers = list(layers)
@@ -362,7 +362,7 @@ def time_grids(
             centre = (span if input_kind == "waveform" else span - 1) / 2
             grids[name] = (axis, centre, step)
     except (_ProbeError, ValueError):
-        return {}
+        return None
     finally:
         for h in hooks:
             h.remove()
