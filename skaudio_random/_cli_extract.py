@@ -17,7 +17,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ._cli_options import add_scheduler_option
-from ._resolve import make_transformer, model_names
+from ._resolve import make_transformer, model_label, model_names
 
 __all__ = [
     "collect_inputs",
@@ -69,6 +69,26 @@ def _audio_extensions() -> tuple[str, ...]:
     return AUDIO_EXTENSIONS
 
 
+def _walk_audio(folder: Path, extensions) -> list[str]:
+    """Audio files anywhere below ``folder``, sorted (hidden files and folders
+    skipped; folder links followed, each real folder walked once, so a link
+    back up the tree cannot loop)."""
+    found, walked = [], set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in walked:
+            dirnames[:] = []
+            continue
+        walked.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(
+            os.path.join(dirpath, f)
+            for f in filenames
+            if not f.startswith(".") and os.path.splitext(f)[1].lower() in extensions
+        )
+    return sorted(found)
+
+
 def collect_inputs(inputs) -> list[tuple[str, str]]:
     """``(path, relative name)`` of every audio file named by ``inputs``.
 
@@ -84,8 +104,6 @@ def collect_inputs(inputs) -> list[tuple[str, str]]:
     ValueError
         If a folder holds no audio file, or no input file is found at all.
     """
-    from .datasets.folder import _walk_audio
-
     found: dict[str, str] = {}
     for item in inputs:
         path = Path(item).expanduser()
@@ -273,7 +291,12 @@ def _extract(args, *, client) -> int:
     models = {}
     for model in args.models:
         est = make_transformer(model, memory=memory, **params)
-        models[model] = (est, est.get_feature_names_out())
+        label = model_label(model)  # file names: "pkg.nets:my_net" -> my_net
+        if label in models:
+            raise ValueError(
+                f"--models names two models {label!r}; their files would clash."
+            )
+        models[label] = (est, est.get_feature_names_out())
     out.mkdir(parents=True, exist_ok=True)
     paths = [p for p, _ in files]
 
@@ -415,9 +438,10 @@ def add_parser(sub, common) -> None:
         "--models",
         nargs="+",
         default=["timbral_temporal"],
-        choices=model_names(),
         metavar="MODEL",
-        help=f"one or more of {model_names()} (default: timbral_temporal)",
+        help=f"one or more of {model_names()} or import paths "
+        "package.module:factory of your own networks (files are named by the "
+        "factory's name; default: timbral_temporal)",
     )
     add_feature_options(p, fix_length_default="none")
     p.add_argument(

@@ -329,9 +329,10 @@ def add_parsers(sub, common) -> None:
     tr.add_argument(
         "--model",
         default="timbral_temporal",
-        choices=model_names(),
         metavar="MODEL",
-        help=f"one of {model_names()} (default: timbral_temporal)",
+        help=f"one of {model_names()} or an import path package.module:factory "
+        "of your own network (it must stay importable for predict; default: "
+        "timbral_temporal)",
     )
     tr.add_argument(
         "--classifier",

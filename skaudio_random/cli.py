@@ -51,6 +51,7 @@ examples:
   skaudio-random study folder --data-home path/to/class_folders --n-frames 188
   skaudio-random study fsdd --data-home ~/data --widths 120 --trained
   skaudio-random study gtzan --data-home /shared/gtzan --scheduler tcp://host:8786
+  skaudio-random study folder --data-home DIR --models vgg mypkg.nets:my_net
 """
 
 
@@ -192,10 +193,20 @@ def _transformer_params(args) -> dict:
     }
 
 
+def _check_models(models) -> None:
+    """Resolve every ``--models`` entry before a dataset is read (a clear
+    error listing the registry names, or the import path's problem)."""
+    from ._resolve import check_model
+
+    for model in models or ():
+        check_model(model)
+
+
 def _study(args) -> int:
     from ._cli_options import trained_kwargs
     from .study import run_study
 
+    _check_models(args.models)
     data = _load(args)
     params = _transformer_params(args)
     result = run_study(
@@ -295,7 +306,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     from ._cli_options import add_scheduler_option, add_trained_options
-    from .study import CLASSIFIERS, MODELS
+    from ._resolve import model_names
+    from .study import CLASSIFIERS
 
     st = sub.add_parser(
         "study",
@@ -323,9 +335,11 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument(
         "--models",
         nargs="+",
-        choices=list(MODELS),
         metavar="MODEL",
-        help=f"default: the paper's set for the dataset; any of {list(MODELS)}",
+        help="default: the paper's set for the dataset; any of "
+        f"{model_names()}, or an import path package.module:factory naming a "
+        "network factory or a transformer class (rows are labelled by the "
+        "factory's name)",
     )
     st.add_argument("--widths", nargs="+", type=int, default=[120, 3500])
     st.add_argument(
@@ -453,6 +467,24 @@ def _threads(n):
         torch.set_num_threads(previous)
 
 
+@contextlib.contextmanager
+def _cwd_on_path():
+    """The current folder importable while a command runs, so that a
+    ``module:factory`` in ``--models`` finds the user's modules as
+    ``python -m`` would (the ``skaudio-random`` script alone does not)."""
+    import os
+
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
 def main(argv=None) -> int:
     """Run the command line; returns the exit status.
 
@@ -479,7 +511,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     args.argv = argv  # recorded in model files
     try:
-        with _threads(args.threads):
+        with _threads(args.threads), _cwd_on_path():
             return args.func(args)
     except (OSError, ValueError) as exc:
         print(f"skaudio-random: error: {exc}", file=sys.stderr)

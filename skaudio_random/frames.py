@@ -203,12 +203,35 @@ def _cnn_geometry(network, length: int) -> dict[str, tuple[float, float]]:
             n, step = n // pool, step * pool
             geometry[f"block{i}"] = ((step - 1) / 2, float(step))
         return geometry
-    return {}  # unknown network: see _fallback_geometry
+    return {}  # a plug-in network: see _measured_geometry
+
+
+def _measured_geometry(est, length: int):
+    """``{layer: (time axis, centre, step)}`` of a plug-in network (a user's
+    network or a registry plug-in such as CNN14), read from its map shapes on
+    the meta device (see
+    :func:`~skaudio_random.architectures._network.time_grids`); ``None`` for
+    a network that is no plug-in or cannot run there."""
+    from .architectures._network import time_grids
+
+    network = est._network
+    if not hasattr(network, "layout"):
+        return None
+    args = () if est._nf is None else (est._nf,)
+    if hasattr(est, "_describe"):  # RandomNetworkFeatures
+        meta = est._describe(args)[0]
+    else:
+        meta = est._spec.build(*args, generator=None, **est._options()).net
+    return time_grids(
+        meta, network.layout.layers, est._input_kind, length, network.label
+    )
 
 
 def _fallback_geometry(length: int, n_frames: int, kind: str) -> tuple[float, float]:
-    """A network the module does not know: its frames evenly cover the input
-    (samples ``[0, length)``, or log-mel frames centred on ``0 ... length - 1``)."""
+    """Frames that evenly cover the input (samples ``[0, length)``, or log-mel
+    frames centred on ``0 ... length - 1``): for a map with no time axis (one
+    position: every window takes it), and for a network whose grid is neither
+    known nor measurable (exact for "same"-padded, unpooled layers)."""
     step = length / n_frames
     return (step / 2 if kind == "waveform" else (step - 1) / 2), step
 
@@ -218,7 +241,7 @@ def _cnn_clip_frames(est, y: np.ndarray, name: str, window, hop, center):
     from .architectures._fast import cpu_compute_dtype
 
     network, device = est._network, est._device
-    spec_kind = est._spec.input_kind
+    spec_kind = est._input_kind
     with torch.inference_mode(), precision_context(device, est.precision):
         x = est._prepare_fn()(y, name)[None].to(device)
         if device.type == "cpu" and cpu_compute_dtype(est.precision) is not None:
@@ -235,15 +258,23 @@ def _cnn_clip_frames(est, y: np.ndarray, name: str, window, hop, center):
         unit = 1.0 / est.sr
         duration = length / est.sr
     geometry = _cnn_geometry(network, length)
+    measured = None if geometry else _measured_geometry(est, length)
     starts, ends, times = window_bounds(duration, window, hop, center)
     parts = []
     for layer, fmap in maps.items():
         fmap = fmap.float()
+        if measured and layer in measured:  # a plug-in: time where its shapes say
+            axis, centre, step = measured[layer]
+            fmap = fmap.movedim(axis, 2)
+        elif layer in geometry:  # a built-in: time on axis 2
+            centre, step = geometry[layer]
+        elif measured is not None:  # no axis grows with the input: one position
+            fmap = fmap.flatten(2).mean(2, keepdim=True)
+            centre, step = _fallback_geometry(length, 1, spec_kind)
+        else:  # neither known nor measurable: frames spread evenly
+            centre, step = _fallback_geometry(length, fmap.shape[2], spec_kind)
         if fmap.ndim > 3:  # (1, C, time, mel...): average the other axes first
             fmap = fmap.flatten(3).mean(-1)
-        centre, step = geometry.get(layer) or _fallback_geometry(
-            length, fmap.shape[-1], spec_kind
-        )
         avg = window_averages(fmap, centre * unit, step * unit, starts, ends)[0]
         # the network's own summary (e.g. FrameLevel's "collapsed" back end) on
         # each window's averages, seen as one-position maps

@@ -99,7 +99,7 @@ class RandomCNNEmbedding(torch.nn.Module):
         est = self.transformer
         if hasattr(est, "_network"):
             est._prepare()
-            if est._spec.input_kind == "mel":
+            if est._input_kind == "mel":
                 hop = est._frontend.hop_length
                 return max(est._frontend.n_fft, (est._network.min_length - 1) * hop)
             return est._network.min_length
@@ -154,7 +154,10 @@ def load_model(
         feature transformer is used (the options below except ``sample_rate``,
         ``window`` and ``hop`` are then ignored).
     model : str, default="timbral_temporal"
-        A model name (see ``skaudio-random extract --help``).
+        A model name (see ``skaudio-random extract --help``) or an import path
+        ``"package.module:factory"`` of your own network (see
+        :func:`skaudio_random.resolve_model`); a factory without an ``nf``
+        argument ignores ``width``.
     width : int, default=3500
         Feature-vector length (the paper's 120 or 3500, or any other).
     seed : int, default=0

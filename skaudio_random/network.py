@@ -12,9 +12,11 @@ into an estimator factory (for studies and the command line).
 from __future__ import annotations
 
 import functools
+import inspect
 from numbers import Integral
 
 import torch
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import AudioFeatureTransformer
@@ -32,7 +34,7 @@ from .architectures._network import (
 )
 from .spectrogram import LogMelSpectrogram
 
-__all__ = ["RandomNetworkFeatures", "resolve_model"]
+__all__ = ["RandomNetworkFeatures", "resolve_model", "accepts_width", "model_names"]
 
 
 class RandomNetworkFeatures(RandomCNNBase):
@@ -236,24 +238,38 @@ class RandomNetworkFeatures(RandomCNNBase):
         )
         if getattr(self, "_network_key", None) != key:
             args = self._nf_args()
-            meta, layout = self._describe(args)
-            label = network_label(self.network)
-            module = build_network(
-                self.network, args, self.network_params, seed=seed, init=self.init
-            )
-            network = NetworkFeatures(module, layout, self.input, label).to(device)
-            self._network = network.eval().requires_grad_(False)
+            network, meta, layout = self._build(seed, args)
+            self._network = network.to(device).eval().requires_grad_(False)
             self._nf = args[0] if args else None
             self._device = device
             self._frontend = None
             if self.input == "mel":
                 self._frontend = LogMelSpectrogram(sr=self.sr).to(device)
             self._peak_bytes = {}
-            self._digest = structure_digest(
-                meta, (layout.layers, self.init, self.input, args)
-            )
+            self._digest = self._structure_digest(meta, layout, args)
             self._network_key = key
         self._length_check()
+
+    def _build(self, seed: int, args=None):
+        """``(NetworkFeatures, meta module, layout)`` with the weights of ``seed``
+        on the CPU (also the untrained network of a TrainedNetworkClassifier)."""
+        if not callable(self.network):
+            raise TypeError(f"network must be callable; got {self.network!r}.")
+        args = self._nf_args() if args is None else args
+        meta, layout = self._describe(args)
+        label = network_label(self.network)
+        module = build_network(
+            self.network, args, self.network_params, seed=seed, init=self.init
+        )
+        return NetworkFeatures(module, layout, self.input, label), meta, layout
+
+    def _structure_digest(self, meta=None, layout=None, args=None) -> str:
+        """The digest of the network's structure that keys the feature cache
+        (found on the meta device when ``meta`` is not given; no weights drawn)."""
+        if meta is None:
+            args = self._nf_args()
+            meta, layout = self._describe(args)
+        return structure_digest(meta, (layout.layers, self.init, self.input, args))
 
     def _n_features(self) -> int:
         return self._network.n_features
@@ -277,29 +293,59 @@ class RandomNetworkFeatures(RandomCNNBase):
         return state
 
 
+def accepts_width(factory) -> bool:
+    """Whether a network factory takes a positional first argument (``nf``).
+
+    A factory that does (``def net(nf): ...``) gets a model's ``width`` as the
+    built-ins do; one that does not (``def net(): ...``) is built as it is and a
+    ``width`` is not passed to it by :func:`skaudio_random.study.run_study` and
+    the command line.
+    """
+    try:
+        sig = inspect.signature(factory)  # a partial's: the arguments left
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    positional = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.VAR_POSITIONAL,
+    )
+    return any(p.kind in positional for p in sig.parameters.values())
+
+
+def _clone_of(estimator, **params):
+    """An unfitted copy of ``estimator`` with ``params`` set."""
+    return clone(estimator).set_params(**params)
+
+
 def resolve_model(model):
-    """An estimator factory for a model name or a ``"module:factory"`` path.
+    """An estimator factory for a model name, import path, class or instance.
+
+    The one resolver of model specifications: studies, the command line, the
+    HEAR API and :class:`~skaudio_random.TrainedNetworkClassifier` go through it.
 
     Parameters
     ----------
-    model : str
+    model : str, type, estimator or callable
         A registry name (``"vgg"``), a transformer class name (``"VGG"``),
-        ``"mfcc"``, or an import path ``"package.module:name"`` naming a
-        transformer class (returned as it is) or a network factory (wrapped in
-        :class:`RandomNetworkFeatures`).
+        ``"mfcc"``, an import path ``"package.module:name"`` naming a
+        transformer class or a network factory, a transformer class, a
+        transformer instance (cloned, with the given parameters set), or a
+        network factory (wrapped in :class:`RandomNetworkFeatures`).
 
     Returns
     -------
     callable
         ``factory(**params)`` returns an unfitted estimator; for a network
         factory it is ``functools.partial(RandomNetworkFeatures, network)``
-        (pass ``width=...`` only if the factory takes ``nf`` first).
+        (pass ``width=...`` only if the factory takes ``nf`` first: see
+        :func:`accepts_width`).
 
     Raises
     ------
     ValueError
-        If the name is unknown (the known names are listed) or the import path
-        cannot be resolved.
+        If the name is unknown (the known names are listed), the import path
+        cannot be resolved, or ``model`` is none of the above.
 
     Examples
     --------
@@ -312,8 +358,22 @@ def resolve_model(model):
     from . import features
     from .mfcc import MFCC
 
+    if isinstance(model, AudioFeatureTransformer):
+        return functools.partial(_clone_of, model)
+    if isinstance(model, type) and issubclass(model, AudioFeatureTransformer):
+        return model
+    if isinstance(model, type) and issubclass(model, BaseEstimator):
+        raise ValueError(
+            f"model {model.__name__} is an estimator but not an audio feature "
+            "transformer (a subclass of skaudio_random's AudioFeatureTransformer)."
+        )
+    if callable(model) and not isinstance(model, str):
+        return functools.partial(RandomNetworkFeatures, model)
     if not isinstance(model, str):
-        raise ValueError(f"model must be a str; got {type(model).__name__}.")
+        raise ValueError(
+            f"model must be a model name, an import path 'package.module:factory', "
+            f"a transformer or a network factory; got {model!r}."
+        )
     if ":" in model:
         obj = import_object(model)
         if isinstance(obj, type) and issubclass(obj, AudioFeatureTransformer):
@@ -331,6 +391,11 @@ def resolve_model(model):
     if model in names:
         return names[model]
     raise ValueError(
-        f"unknown model {model!r}; expected one of {sorted(set(names))} or an import "
-        "path 'package.module:factory'."
+        f"unknown model {model!r}; expected one of {model_names()} (or their class "
+        "names) or an import path 'package.module:factory'."
     )
+
+
+def model_names() -> list[str]:
+    """The registry's model names in its order, then ``"mfcc"``."""
+    return [*ARCHITECTURES, "mfcc"]

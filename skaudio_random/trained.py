@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import Tensor, nn
@@ -37,6 +37,7 @@ from ._utils import make_generator, resolve_device, seed_from_random_state
 from .architectures import ARCHITECTURES, nf_for_width
 from .architectures._blocks import N_MELS, RandomFeatureNet, truncated_normal_
 from .audio import fix_length
+from .network import resolve_model
 from .spectrogram import LogMelSpectrogram
 
 __all__ = ["TrainedNetworkClassifier", "build_network", "prepare_inputs"]
@@ -70,7 +71,7 @@ def paper_init_(module: nn.Module, generator: torch.Generator) -> nn.Module:
 
 
 def build_network(
-    architecture: str = "vgg",
+    architecture="vgg",
     *,
     network: Callable[[], nn.Module] | None = None,
     width: int = 120,
@@ -84,23 +85,32 @@ def build_network(
 
     Parameters
     ----------
-    architecture : str, default="vgg"
-        A key of :data:`skaudio_random.architectures.ARCHITECTURES`; used when
-        ``network`` is None.
+    architecture : str, callable or RandomNetworkFeatures, default="vgg"
+        Used when ``network`` is None. Any model spec of
+        :func:`~skaudio_random.resolve_model` that is a network: a key of
+        :data:`skaudio_random.architectures.ARCHITECTURES` (or its transformer
+        class), an import path ``"package.module:factory"``, a network factory
+        or a :class:`~skaudio_random.RandomNetworkFeatures` (its ``layers``,
+        ``input`` and ``network_params`` kept). A factory or a
+        RandomNetworkFeatures gives the network that its random-weight
+        features come from, trained as it is: its forward gives the averages
+        of the same layers' maps, and ``width`` reaches its ``nf`` (if it
+        takes one) as for the random features.
     network : callable, default=None
         ``network()`` returns an ``nn.Module`` whose ``forward(x)`` maps a batch
         of inputs to pooled features ``(batch, n_features)``. It is called
         with torch's global generator seeded from ``random_state`` (and
         restored afterwards), so its own initialisation is reproducible too.
     width : int, default=120
-        Feature-vector length of a registry architecture (the paper's filter
-        counts at 120 and 3500); ignored for ``network``.
+        Feature-vector length of ``architecture`` (for the registry, the paper's
+        filter counts at 120 and 3500); ignored for ``network``.
     random_state : int, default=0
         Seed of the weights, drawn on the CPU.
     init : {"paper", "network"}, default="paper"
-        For ``network``: ``"paper"`` redraws every Conv1d/Conv2d the paper's way
-        (:func:`paper_init_`); ``"network"`` keeps the factory's own weights.
-        Registry architectures always use the paper's initialisation.
+        For ``network`` and user factories: ``"paper"`` redraws the weights the
+        paper's way (:func:`paper_init_`, or RandomNetworkFeatures' ``init``);
+        ``"network"`` keeps the factory's own weights. Registry architectures
+        always use the paper's initialisation.
 
     Returns
     -------
@@ -115,8 +125,11 @@ def build_network(
     """
     seed = int(random_state)
     if network is None:
-        spec = ARCHITECTURES[architecture]
-        nf = nf_for_width(architecture, int(width))
+        name = _registry_name(architecture)
+        if name is None:
+            return _plugin_network(architecture, width, seed, init)
+        spec = ARCHITECTURES[name]
+        nf = nf_for_width(name, int(width))
         net = spec.build(nf, generator=make_generator(seed))
     else:
         with torch.random.fork_rng(devices=[]):
@@ -130,6 +143,38 @@ def build_network(
         if init == "paper":
             paper_init_(net, make_generator(seed))
     return net.requires_grad_(True)
+
+
+def _registry_name(architecture) -> str | None:
+    """The registry key of a name or transformer class, ``None`` for the rest."""
+    from ._resolve import model_label
+
+    if isinstance(architecture, str) and ":" not in architecture:
+        resolve_model(architecture)  # a clear error for an unknown name
+    label = model_label(architecture)
+    if label in ARCHITECTURES and (
+        isinstance(architecture, str) or isinstance(architecture, type)
+    ):
+        return label
+    return None
+
+
+def _plugin_network(architecture, width, seed: int, init: str) -> nn.Module:
+    """The network of a user factory, import path or RandomNetworkFeatures."""
+    from ._resolve import make_transformer
+    from .network import RandomNetworkFeatures
+
+    est = make_transformer(architecture, width=int(width), random_state=seed)
+    if not isinstance(est, RandomNetworkFeatures):
+        raise ValueError(
+            f"architecture {architecture!r} gives a {type(est).__name__}, not a "
+            "network: pass a registry name, a network factory (or its import path "
+            "'package.module:factory') or a RandomNetworkFeatures."
+        )
+    if not isinstance(architecture, RandomNetworkFeatures):
+        est.set_params(init=init)
+    network = est._build(seed)[0]
+    return network.train().requires_grad_(True)
 
 
 class _NetworkWithHead(nn.Module):
@@ -366,9 +411,13 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    architecture : str, default="vgg"
-        A key of :data:`skaudio_random.architectures.ARCHITECTURES`. Ignored
-        when ``network`` is given.
+    architecture : str, callable or RandomNetworkFeatures, default="vgg"
+        A key of :data:`skaudio_random.architectures.ARCHITECTURES`, or a user
+        network as the random features take it: an import path
+        ``"package.module:factory"``, a network factory or a
+        :class:`~skaudio_random.RandomNetworkFeatures` (trained on the averages
+        of the same layers; see :func:`build_network`). Ignored when
+        ``network`` is given.
     width : int, default=120
         Pooled-feature length of the architecture (the paper's filter counts
         at 120 and 3500; see :func:`skaudio_random.architectures.nf_for_width`).
@@ -487,7 +536,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "architecture": [str, callable, HasMethods(["get_params", "transform"])],
         "width": [Interval(Integral, 1, None, closed="left")],
         "network": [callable, None],
         "input_kind": [StrOptions({"auto", *INPUT_KINDS})],
@@ -575,8 +624,9 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
     def _resolve_kind(self, features: nn.Module) -> str:
         if self.input_kind != "auto":
             return self.input_kind
-        if self.network is None:
-            return ARCHITECTURES[self.architecture].input_kind
+        name = _registry_name(self.architecture) if self.network is None else None
+        if name is not None:
+            return ARCHITECTURES[name].input_kind
         kind = getattr(features, "input_kind", None)
         if kind not in INPUT_KINDS:
             raise ValueError(

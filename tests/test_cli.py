@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,42 @@ def test_study_folder(tmp_path, capsys):
     assert "folds changed: n_splits 2 -> 4" in err and "--restart" in err
     assert main([*again, "--restart"]) == 0
     assert json.loads((out / "study.json").read_text())["folds"]["n_splits"] == 4
+
+
+def test_study_with_a_user_network(tmp_path, capsys, monkeypatch):
+    tree = write_tree(tmp_path / "tones", n_per_class=4)
+    out = tmp_path / "out"
+    monkeypatch.chdir(REPO)  # "tests._user_nets" is found from the current folder
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(REPO))])
+    options = "--n-splits 2 --models vgg tests._user_nets:small_net mfcc --widths 8"
+    options += " --runs 1 --classifiers svm --n-frames 24 --no-nested --no-figures"
+    options += " --device cpu --quiet"
+    argv = ["study", "folder", "--data-home", str(tree), "--out", str(out)]
+    assert main(argv + options.split()) == 0, capsys.readouterr().err
+    rows = rows_of(out / "results.csv")
+    assert {r["model"] for r in rows} == {"vgg", "small_net", "mfcc"}
+    user = [r for r in rows if r["model"] == "small_net"]
+    assert {int(r["n_features"]) for r in user} == {8}  # nf=4 from width 8
+    identity = json.loads((out / "study.json").read_text())
+    assert identity["models"]["small_net"]["spec"] == "tests._user_nets:small_net"
+    assert "small_net" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ("resnet", r"unknown model 'resnet'; expected one of \['sample_level'"),
+        ("tests._user_nets:missing", "has no attribute 'missing'"),
+        ("no_such_pkg_xyz.nets:net", "cannot import module 'no_such_pkg_xyz.nets'"),
+        ("tests._user_nets:NOT_A_FACTORY", "neither a transformer class nor a network"),
+    ],
+)
+def test_bad_models_are_clear_errors(tmp_path, capsys, monkeypatch, model, message):
+    monkeypatch.chdir(REPO)
+    argv = ["study", "folder", "--data-home", str(tmp_path / "none"), "--models"]
+    assert main([*argv, "vgg", model]) == 1
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
 
 
 def write_fsdd(root: Path, digits=(0, 1, 2), speakers=("ann", "bob"), takes=3) -> Path:
@@ -131,7 +168,6 @@ def test_errors_are_reported(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv",
     [
-        ["study", "spoken_digits", "--models", "resnet"],
         ["study", "imagenet"],
         ["study", "spoken_digits", "--classifiers", "knn"],
         ["demo", "--runs", "2"],

@@ -202,3 +202,28 @@ def test_bad_models_fail_before_anything_is_written(tree, tmp_path, capsys):
     assert not out.exists()
     assert main(["extract", str(tree / "a"), "--out", str(out), "--hop", "0.1"]) == 1
     assert "--hop needs --window" in capsys.readouterr().err
+
+
+def test_a_user_network_by_import_path(tree, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from skaudio_random import RandomNetworkFeatures
+    from tests._user_nets import small_net
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    out = tmp_path / "out"
+    listed = tmp_path / "files.txt"  # a list file: two of the tree's clips
+    listed.write_text("\n".join(str(p) for p in sorted((tree / "a").glob("*.wav"))[:2]))
+    argv = ["extract", str(listed), "--out", str(out), "--window", "0.5"]
+    argv += ["--models", "tests._user_nets:small_net", "--width", "8", "--quiet"]
+    assert main(argv) == 0
+    index = _read_csv(out / "index.csv")
+    assert {r["model"] for r in index} == {"small_net"}
+    X = np.load(out / "small_net.npy", allow_pickle=True)
+    first = index[0]["path"]
+    est = RandomNetworkFeatures(small_net, width=8, random_state=0, fix_length="none")
+    frames = est.transform_frames([first], window=0.5, hop=0.25)
+    rows = [int(r["row"]) for r in index if r["path"] == first]
+    np.testing.assert_allclose(X[rows], frames.features[0], rtol=1e-5)
+    clash = ["--models", "tests._user_nets:small_net", "small_net"]
+    assert main(["extract", str(listed), *clash, "--out", str(tmp_path / "c")]) == 1

@@ -118,8 +118,9 @@ def test_batchnorm_vgg_is_refused(clips):
 
 
 def test_networks_of_unknown_geometry_spread_frames_evenly(clips, monkeypatch):
-    # a plug-in network has no known time grid: its frames are spread evenly
-    # over the input, which is exact for "same"-padded, unpooled layers
+    # a network whose time grid is neither known nor measurable on the meta
+    # device (plug-ins' are: see test_user_network): its frames are spread
+    # evenly over the input, which is exact for "same"-padded, unpooled layers
     from skaudio_random import Timbral, frames
 
     est = Timbral(width=40, random_state=0, fix_length="none", device="cpu")

@@ -118,3 +118,19 @@ def test_bad_audio(audio, match):
     model = hear.load_model(model="vertical_7x86", width=40)
     with pytest.raises(ValueError, match=match):
         hear.get_scene_embeddings(audio, model)
+
+
+def test_a_user_network_by_import_path():
+    """HEAR's model option takes a module:factory path (it crashed before)."""
+    from skaudio_random import RandomNetworkFeatures
+    from tests._user_nets import small_net
+
+    model = hear.load_model(model="tests._user_nets:small_net", width=8)
+    assert model.scene_embedding_size == model.timestamp_embedding_size == 8
+    audio = torch.zeros(2, 16000).uniform_(-0.1, 0.1)
+    scene = hear.get_scene_embeddings(audio, model)
+    want = RandomNetworkFeatures(small_net, width=8, fix_length="none", random_state=0)
+    y, _ = model.resample(audio)
+    np.testing.assert_allclose(scene.numpy(), want.transform(y), rtol=1e-5, atol=1e-6)
+    emb, times = hear.get_timestamp_embeddings(audio, model)
+    assert emb.shape[:2] == times.shape and emb.shape[2] == 8

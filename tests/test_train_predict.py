@@ -204,3 +204,20 @@ def test_help_texts(capsys):
             main([command, "--help"])
         text = capsys.readouterr().out
         assert all(w in text for w in words), command
+
+
+def test_train_and_predict_a_user_network(folder, tmp_path, capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # tests._user_nets
+    path = tmp_path / "mine.joblib"
+    options = [*FAST[2:], "--model", "tests._user_nets:small_net", "--width", "8"]
+    assert main(["train", str(folder), "--out", str(path), *options]) == 0
+    pipeline = load_model_file(str(path))["pipeline"]
+    assert pipeline[0].network.__name__ == "small_net" and pipeline[0].width == 8
+    capsys.readouterr()
+    status, rows, _ = _predict_csv(path, [folder], capsys)
+    assert status == 0 and len(rows) == 18
+    bad = ["train", str(folder), "--out", str(tmp_path / "x.joblib"), *FAST[2:]]
+    assert main([*bad, "--model", "resnet"]) == 1
+    assert "unknown model 'resnet'; expected one of" in capsys.readouterr().err

@@ -82,7 +82,10 @@ def test_untrained_network_and_input_match_the_transformer(architecture, transfo
 def test_every_weight_of_every_architecture_trains(architecture):
     X, y = _clips(n_per_class=2)
     # width 120: at nf=1 a branch can be a dead ReLU (no gradient, legitimately)
-    clf = _clf(architecture, width=120, max_epochs=1, validation_fraction=0).fit(X, y)
+    # CNN14 needs 32 frames: the 0.2 s clips (10 frames) are repeated
+    longer = {"n_frames": 32, "fix_length": "repeat"} if architecture == "cnn14" else {}
+    clf = _clf(architecture, width=120, max_epochs=1, validation_fraction=0, **longer)
+    clf.fit(X, y)
     before = build_network(architecture, width=120, random_state=0)
     after = clf.network_.features
     for (name, w0), (_, w1) in zip(
@@ -482,3 +485,79 @@ def test_cuda_fit_predict_and_resume_on_cpu(tmp_path):
     # a checkpoint written on the GPU resumes on the CPU (device may change)
     resumed = _clf(device="cpu", max_epochs=2, checkpoint_dir=tmp_path).fit(X, y)
     assert resumed.n_epochs_ == 2
+
+
+# --------------------------------------------------------------------------- #
+# plain forwards are differentiable; user networks through the one resolver
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_plain_forward_backpropagates_without_copies(architecture):
+    """No in-place op of a built-in's plain forward breaks autograd (the
+    classifier's copy-saved-tensors retry is for user networks only)."""
+    net = build_network(architecture, width=120, random_state=0)
+    kind = ARCHITECTURES[architecture].input_kind
+    n = N_SAMPLES.get(architecture, 2048) if kind == "waveform" else N_FRAMES
+    n = max(n, getattr(net, "min_length", 0))
+    x = torch.randn(2, n) if kind == "waveform" else torch.randn(2, 96, n)
+    net(x, reference=True).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+class _InPlaceResidual(nn.Module):
+    input_kind = "waveform"
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = (
+            nn.Conv1d(1, 4, 9, stride=3),
+            nn.Conv1d(4, 4, 3, padding=1),
+        )
+
+    def forward(self, x):
+        h = torch.relu(self.conv1(x.unsqueeze(1)))
+        return torch.relu_(self.conv2(h)).add_(h).mean(2)  # in place on a saved tensor
+
+
+def test_a_user_network_with_in_place_ops_still_trains():
+    X, y = _clips()
+    clf = _clf(network=_InPlaceResidual, n_samples=900, max_epochs=1).fit(X, y)
+    assert clf.n_features_ == 4
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "tests._user_nets:small_net",
+        "user_factory",
+        "random_network_features",
+    ],
+)
+def test_user_networks_by_any_model_spec(spec):
+    from skaudio_random import RandomNetworkFeatures
+    from tests._user_nets import small_net
+
+    layers = ["3"] if spec == "random_network_features" else None
+    spec = {
+        "user_factory": small_net,
+        "random_network_features": RandomNetworkFeatures(small_net, layers=layers),
+    }.get(spec, spec)
+    X, y = _clips(n_per_class=2)
+    clf = _clf(spec, width=8, max_epochs=1, validation_fraction=0).fit(X, y)
+    assert clf.input_kind_ == "mel" and clf.n_features_ == 8
+    # the random features' network (same layers, same width), all of it trained
+    features = RandomNetworkFeatures(small_net, width=8, layers=layers)
+    before = build_network(spec, width=8, random_state=0)
+    assert before.feature_names() == features.get_feature_names_out().tolist()
+    for (name, w0), (_, w1) in zip(
+        before.named_parameters(), clf.network_.features.named_parameters(), strict=True
+    ):
+        assert not torch.equal(w0, w1), f"{name} did not train"
+
+
+def test_model_specs_that_are_no_network():
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'; expected one of"):
+        build_network("resnet")
+    with pytest.raises(ValueError, match="gives a MFCC, not a network"):
+        build_network("mfcc")
+    with pytest.raises(ValueError, match="has no attribute"):
+        build_network("tests._user_nets:missing")

@@ -5,6 +5,7 @@ import them (``tests.test_user_network:...``) when it unpickles a transformer.
 """
 
 import functools
+import json
 import math
 import os
 import pickle
@@ -406,3 +407,132 @@ def test_readme_snippet_runs(capsys):
     names, score = capsys.readouterr().out.strip().splitlines()
     assert names == "['3_000' '6_031']"
     assert 0.3 < float(score) <= 1.0  # chance is 0.1
+
+
+# ----------------------------------------------------------------------- study
+def write_tones(root, n_per_class=4):
+    """``root/<class>/clip<k>.wav``: 0.5 s tones at 12 kHz, one pitch per class."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    t = np.arange(6000) / 12000
+    for name, f in (("low", 220.0), ("high", 2500.0)):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for k in range(n_per_class):
+            y = 0.3 * np.sin(2 * np.pi * f * (1 + 0.05 * k) * t)
+            y += 0.05 * rng.standard_normal(t.size)
+            sf.write(root / name / f"clip{k}.wav", y.astype(np.float32), 12000)
+    return sr.load_audio_folder(root, n_splits=2)
+
+
+def no_width_net():
+    return nn.Sequential(nn.Conv1d(96, 5, 3), nn.ReLU())
+
+
+def test_run_study_with_a_user_network(tmp_path, monkeypatch):
+    from skaudio_random.study import run_study
+
+    data = write_tones(tmp_path / "tones", n_per_class=3)
+    kw = dict(
+        widths=[8, 16],
+        runs=1,
+        classifiers=["svm"],
+        nested=False,
+        figures=False,
+        device="cpu",
+        verbose=False,
+        transformer_params={"n_frames": 24, "n_samples": 6000},
+    )
+    instance = RandomNetworkFeatures(tiny_net, layers=["block1", "block2"])
+    models = ["vgg", "mfcc", "tests.test_user_network:tiny_net", instance]
+    with pytest.raises(ValueError, match="duplicates: two models labelled 'tiny_net'"):
+        run_study(data, models=models, out=tmp_path / "dup", **kw)
+
+    seen = []  # (network, width, random_state, n_frames, fix_length) per transform
+    original = RandomNetworkFeatures.transform
+
+    def spy(self, X):
+        p = self.get_params()
+        seen.append(
+            (
+                p["network"],
+                p["width"],
+                p["random_state"],
+                p["n_frames"],
+                p["fix_length"],
+            )
+        )
+        return original(self, X)
+
+    monkeypatch.setattr(RandomNetworkFeatures, "transform", spy)
+    models = {"vgg": "vgg", "mfcc": "mfcc", "tiny": tiny_net, "blocks": instance}
+    models["flat"] = no_width_net
+    result = run_study(data, models=models, out=tmp_path / "out", **kw)
+
+    rows = {(r["model"], r["width"], r["run"]): r for r in result.rows}
+    for label in ("tiny", "blocks", "flat", "vgg"):
+        assert {(label, w, 0) for w in (8, 16)} <= set(rows)
+    # the width, the run's seed and the shared settings reach the user networks
+    assert (tiny_net, 8, 0, 24, "repeat") in seen
+    assert (tiny_net, 16, 0, 24, "repeat") in seen
+    assert (no_width_net, None, 0, 24, "repeat") in seen  # no nf: no width
+    for width in (8, 16):
+        want = RandomNetworkFeatures(tiny_net, width=width, n_frames=24)
+        assert rows[("tiny", width, 0)]["n_features"] == len(
+            want.get_feature_names_out()
+        )
+        blocks = clone(instance).set_params(width=width, n_frames=24)
+        assert rows[("blocks", width, 0)]["n_features"] == len(
+            blocks.get_feature_names_out()
+        )
+    # no nf argument: built as it is, the same features at every width
+    assert (
+        rows[("flat", 8, 0)]["n_features"] == rows[("flat", 16, 0)]["n_features"] == 5
+    )
+    assert rows[("flat", 8, 0)]["score"] == rows[("flat", 16, 0)]["score"]
+    report = (tmp_path / "out" / "results.md").read_text()
+    assert all(label in report for label in ("tiny", "blocks", "flat"))
+
+    # study.json identifies the user networks; a rerun may add runs of one
+    identity = json.loads((tmp_path / "out" / "study.json").read_text())
+    assert set(identity["models"]) == {"tiny", "blocks", "flat"}
+    assert set(identity["models"]["tiny"]["structure"]) == {"8", "16"}
+    seen.clear()
+    again = run_study(
+        data, models={"tiny": tiny_net}, out=tmp_path / "out", **{**kw, "runs": 2}
+    )
+    assert again.n_reused == 2 and again.n_computed == 2
+    assert {(s[1], s[2]) for s in seen} == {(8, 1), (16, 1)}
+    # another network under a known label is another study
+    with pytest.raises(ValueError, match=r"model 'tiny' is .*no_width_net, was"):
+        run_study(data, models={"tiny": no_width_net}, out=tmp_path / "out", **kw)
+    # the same factory with another structure: the digest tells
+    monkeypatch.setattr(nn.Conv1d, "__repr__", lambda self: "Conv1d(changed)")
+    with pytest.raises(ValueError, match=r"model 'flat': the network's structure"):
+        run_study(data, models={"flat": no_width_net}, out=tmp_path / "out", **kw)
+
+
+# ----------------------------------------------------------------------- frames
+def test_frame_level_features_of_a_user_network(clips):
+    """The time grid comes from the network's map shapes on the meta device."""
+    from skaudio_random.architectures._network import time_grids
+
+    relu = RandomNetworkFeatures(
+        vertical_user, n_frames=40, device="cpu", random_state=5
+    )
+    builtin = sr.Vertical7x96(n_frames=40, device="cpu", random_state=5)
+    mine = relu.transform_frames(clips[:2], window=0.2, hop=0.1)
+    ref = builtin.transform_frames(clips[:2], window=0.2, hop=0.1)
+    np.testing.assert_allclose(mine.times, ref.times)
+    np.testing.assert_allclose(mine.features, ref.features, rtol=1e-4, atol=1e-6)
+    # 2-D maps with time on the last axis, pooled: frame j spans [2j, 2j + 1]
+    est = make(width=None)
+    meta, layout = est._describe(())
+    grids = time_grids(meta, layout.layers, "mel", 41, "tiny")
+    assert grids["block1"] == (3, 0.5, 2.0) and grids["block2"] == (3, 1.5, 4.0)
+    assert grids["time.1"] == (2, 1.0, 1.0)  # a valid 3-frame convolution
+    # a window over the whole input gives the clip's features
+    whole = est.transform_frames(clips[:2], window=10.0, hop=10.0)
+    np.testing.assert_allclose(
+        whole.features[:, 0], est.transform(clips[:2]), atol=1e-5
+    )

@@ -314,6 +314,61 @@ def _probe(module: nn.Module, layers: list[str], input_kind: str, length: int, l
     return shapes
 
 
+def time_grids(
+    module: nn.Module, layers, input_kind: str, length: int, label: str
+) -> dict[str, tuple[int, float, float]] | None:
+    """``{layer: (time axis, centre of frame 0, step)}`` in input units.
+
+    ``module`` is a meta-device build; nothing is computed. A layer's time
+    axis is the map axis that grows with the input, its step the input growth
+    per position (two runs: ``length`` and ``length`` plus a multiple of every
+    stride of 2, 3 and 5). Frame 0's centre assumes the frames sit centred on
+    the shortest input that gives the same number of positions (found by
+    bisection), which is exact for valid and "same" convolutions and poolings.
+    Positions: waveform sample ``k`` spans ``[k, k + 1)``, log-mel frame ``m``
+    is centred on ``m``. Layers with no growing axis are left out; ``None`` if
+    the network cannot run on the meta device.
+    """
+    layers = list(layers)
+    delta = 2**10 * 3**6 * 5**2
+    hooks = _attach(module, layers)
+
+    def shapes(n):
+        return _probe(module, layers, input_kind, n, label)
+
+    try:
+        first, second = shapes(length), shapes(length + delta)
+        grids = {}
+        for name in layers:
+            grown = [
+                a
+                for a in range(2, len(first[name]))
+                if second[name][a] > first[name][a]
+            ]
+            if not grown:
+                continue
+            axis = grown[-1]
+            n1, n2 = int(first[name][axis]), int(second[name][axis])
+            step = delta / (n2 - n1)
+            lo, hi = 0, length  # the shortest length with n1 positions, in (lo, hi]
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                try:
+                    fits = shapes(mid)[name][axis] == n1
+                except (_ProbeError, ValueError):
+                    fits = False
+                lo, hi = (lo, mid) if fits else (mid, hi)
+            span = hi - (n1 - 1) * step
+            centre = (span if input_kind == "waveform" else span - 1) / 2
+            grids[name] = (axis, centre, step)
+    except (_ProbeError, ValueError):
+        return None
+    finally:
+        for h in hooks:
+            h.remove()
+    return grids
+
+
 def describe_network(
     module: nn.Module, layers, input_kind: str, label: str
 ) -> NetworkLayout:
@@ -371,6 +426,8 @@ def _hook(name: str):
         shape = tuple(output.shape)
         means = output.float().flatten(2).mean(2) if output.ndim > 2 else output.float()
         store["out"][name] = (shape, means)
+        if "maps" in store:  # a (batch, n) output as one position
+            store["maps"][name] = output if output.ndim > 2 else output[..., None]
         if len(store["out"]) == len(store["wanted"]):
             raise _Done
 
@@ -382,10 +439,15 @@ def _attach(module: nn.Module, names: list[str]) -> list:
     return [modules[n].register_forward_hook(_hook(n)) for n in names]
 
 
-def _run(module: nn.Module, layers: list[str], x: Tensor, label: str) -> dict:
-    """{layer: (shape, per-channel means)} of one forward pass of ``module``."""
+def _run(
+    module: nn.Module, layers: list[str], x: Tensor, label: str, maps=None
+) -> dict:
+    """{layer: (shape, per-channel means)} of one forward pass of ``module``;
+    a dict ``maps`` also gets {layer: (batch, channels, time) map}."""
     previous = getattr(_CAPTURE, "store", None)
     _CAPTURE.store = store = {"wanted": set(layers), "out": {}, "label": label}
+    if maps is not None:
+        store["maps"] = maps
     try:
         module(x)
     except _Done:
@@ -464,19 +526,26 @@ class NetworkFeatures(nn.Module):
         *,
         reference: bool = False,
         compute_dtype: torch.dtype | None = None,
-    ) -> Tensor:
+        return_maps: bool = False,
+    ):
         """Features (batch, n_features) float32 of a log-mel or waveform batch.
 
         ``compute_dtype=torch.bfloat16`` runs the network under autocast.
         ``reference`` is accepted for the built-ins' interface: a plug-in has no
         hand-written fast path, its plain forward is the reference.
+        ``return_maps=True`` returns ``{layer: (batch, channels, *positions)}``
+        instead (a ``(batch, n)`` output as one position), for frame-level
+        features (:mod:`skaudio_random.frames` finds the time axis).
         """
         x = self._check_input(x)
+        maps = {} if return_maps else None
         if compute_dtype is not None and compute_dtype != x.dtype:
             with torch.autocast(x.device.type, dtype=compute_dtype):
-                out = _run(self.net, list(self.layout.layers), x, self.label)
+                out = _run(self.net, list(self.layout.layers), x, self.label, maps)
         else:
-            out = _run(self.net, list(self.layout.layers), x, self.label)
+            out = _run(self.net, list(self.layout.layers), x, self.label, maps)
+        if return_maps:
+            return {layer: maps[layer] for layer in self.layout.layers}
         parts = []
         for layer, n in zip(self.layout.layers, self.layout.channels, strict=True):
             if layer not in out:
@@ -497,6 +566,10 @@ class NetworkFeatures(nn.Module):
                 )
             parts.append(means)
         return torch.cat(parts, dim=1)
+
+    def _summarise(self, layer: str, fmap: Tensor) -> Tensor:
+        """The features of ``layer`` from its map: the per-channel means."""
+        return fmap.flatten(2).mean(2)
 
 
 def structure_digest(module: nn.Module, extra=()) -> str:

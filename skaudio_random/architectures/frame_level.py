@@ -129,10 +129,11 @@ class FrameLevelNet(RandomFeatureNet):
         b1 = F.relu_(self.back1(h))  # (batch, nf, n_frames - 6)
         del h
         yield "back1", b1
-        b2 = F.relu_(self.back2(b1)).add_(b1)  # residual
+        # residuals out of place: ReLU's backward needs its own output
+        b2 = F.relu_(self.back2(b1)) + b1
         yield "back2", b2
         p = clamped_max_pool(b2, (2,))  # (batch, nf, (n_frames - 6) // 2)
-        b3 = F.relu_(self.back3(p)).add_(p)  # residual
+        b3 = F.relu_(self.back3(p)) + p
         yield "back3", b3
 
     def _fast_means(self, y: Tensor):
@@ -175,7 +176,8 @@ class FrameLevelNet(RandomFeatureNet):
         del fronts
         yield "back1", b1.mean(0, dtype=torch.float32)
         b2 = torch.empty(n1, nf, dtype=dt)
-        def residual(a, b, o):
+
+        def residual(a, b, o, b1=b1):  # b1 bound now: it is deleted below
             o.relu_().add_(b1[a:b])
 
         conv1d_taps(b1_pad, self.back2.weight, n1, residual, out=b2)

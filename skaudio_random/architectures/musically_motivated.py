@@ -139,7 +139,7 @@ class MusicallyMotivatedNet(RandomFeatureNet):
             x2 = x.transpose(1, 2).unsqueeze(1)  # (batch, 1, n_frames, 96)
             for label, conv in zip(self._timbral_names, self.timbral, strict=True):
                 h = conv(x2).amax(dim=3)  # (batch, filters, n_frames): pool over freq
-                yield label, F.relu_(h)
+                yield label, F.relu(h)  # out of place: amax's backward needs h
         if len(self.temporal):
             env = x.mean(dim=1, keepdim=True)  # (batch, 1, n_frames): mean over bands
             n_frames = env.shape[-1]

@@ -74,8 +74,9 @@ class VerticalNet(RandomFeatureNet):
                 x.transpose(1, 2).unsqueeze(1)
             )  # (batch, nf, n_frames - 6, 11)
             h = h.amax(dim=3)  # max-pool over all frequency positions
-        # ReLU after the pool: identical (monotone), 11x fewer elements
-        yield self._layer, F.relu_(h)
+        # ReLU after the pool: identical (monotone), 11x fewer elements; out of
+        # place after amax, whose backward needs its output
+        yield self._layer, F.relu_(h) if self.n_bands == N_MELS else F.relu(h)
 
     def _fast_means(self, x: Tensor):
         """Fast path for one log-mel ``(96, n_frames)``: GEMMs on patches of the

@@ -70,10 +70,12 @@ def check_widths(widths) -> list[int]:
     return [int(w) for w in dict.fromkeys(widths)]
 
 
-def check_transformer_params(params) -> dict:
-    """Split ``transformer_params`` into shared CNN params and per-model params."""
+def check_transformer_params(params, labels=()) -> dict:
+    """Split ``transformer_params`` into shared CNN params and per-model params
+    (keyed by a name of :data:`MODELS` or one of the study's model ``labels``)."""
     params = dict(params or {})
-    per_model = {m: params.pop(m) for m in list(params) if m in MODELS}
+    names = {*MODELS, *labels}
+    per_model = {m: params.pop(m) for m in list(params) if m in names}
     for m, p in per_model.items():
         if not isinstance(p, dict):
             raise ValueError(

@@ -6,7 +6,10 @@ that changes a number is the same. ``study.json`` records digests of the clips,
 targets and folds (not the lists) and the settings; ``study_clips.csv`` lists
 each clip with its content fingerprint, so a mismatch can name the files.
 Models, widths, classifiers and runs are part of each row's key instead: a
-rerun may ask for more or fewer of them.
+rerun may ask for more or fewer of them. A user's own model (not a registry
+name) is identified by its label's record under ``"models"`` (spec, parameters,
+network structure digest per width): a rerun may drop or add user models, but
+one whose record differs under the same label is another study.
 """
 
 from __future__ import annotations
@@ -113,8 +116,13 @@ def study_identity(
     nested: bool,
     inner_splits: int,
     trained_params: dict | None = None,
+    models: dict | None = None,
 ) -> dict:
-    """What ``study.json`` holds: every input and setting that changes a number."""
+    """What ``study.json`` holds: every input and setting that changes a number.
+
+    ``models`` maps a user model's label to what identifies it (see
+    ``StudyModel.identity``).
+    """
     nested = bool(nested) and data.protocol == "cv"  # ignored by "validation"
     return {
         "format": FORMAT,
@@ -132,7 +140,47 @@ def study_identity(
         "nested": nested,
         "inner_splits": int(inner_splits) if nested else None,
         "trained_params": _plain(trained_params) or None,
+        "models": _plain(models or {}),
     }
+
+
+def _model_changes(old: dict, new: dict) -> list[str]:
+    """Phrases for the user models recorded under one label with another record
+    (labels in only one of the two are other rows, not a change)."""
+    changes = []
+    for label in sorted(set(old) & set(new)):
+        before, now = old[label], new[label]
+        if before.get("spec") != now.get("spec"):
+            changes.append(
+                f"model {label!r} is {now.get('spec')}, was {before.get('spec')}"
+            )
+            continue
+        if before.get("params") != now.get("params"):
+            changes.append(f"model {label!r}: parameters changed")
+        shared = set(before.get("structure", {})) & set(now.get("structure", {}))
+        widths = sorted(
+            (w for w in shared if before["structure"][w] != now["structure"][w]),
+            key=int,
+        )
+        if widths:
+            changes.append(
+                f"model {label!r}: the network's structure changed (width "
+                f"{', '.join(widths)})"
+            )
+    return changes
+
+
+def merged_identity(old: dict, new: dict) -> dict:
+    """``new`` keeping ``old``'s records of user models and widths it does not
+    name, so rows of a model left out of one rerun stay identified."""
+    models = {label: dict(rec) for label, rec in (old.get("models") or {}).items()}
+    for label, rec in new.get("models", {}).items():
+        structure = {
+            **(models.get(label, {}).get("structure") or {}),
+            **(rec.get("structure") or {}),
+        }
+        models[label] = {**rec, **({"structure": structure} if structure else {})}
+    return {**new, "models": models}
 
 
 # --------------------------------------------------------------------------- #
@@ -206,4 +254,4 @@ def describe_changes(
             changes.append(_fold_changes(old[key], new[key]))
         else:
             changes.append(f"{key}: {old[key]!r} -> {new[key]!r}")
-    return changes
+    return changes + _model_changes(old.get("models") or {}, new.get("models") or {})

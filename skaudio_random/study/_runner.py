@@ -8,7 +8,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from ._checks import (
     check_transformer_params,
     check_widths,
 )
-from ._models import MODELS, default_models
+from ._models import StudyModel, default_models, study_models
 from ._protocol import CLASSIFIERS
 
 __all__ = ["run_study"]
@@ -44,7 +44,7 @@ __all__ = ["run_study"]
 @validate_params(
     {
         "data": "no_validation",
-        "models": [list, tuple, str, None],
+        "models": [list, tuple, dict, str, None],
         "widths": ["array-like", Interval(Integral, 1, None, closed="left")],
         "classifiers": [list, tuple, str],
         "runs": [Interval(Integral, 1, None, closed="left")],
@@ -138,8 +138,23 @@ def run_study(
         ``target``, ``cv``, ``protocol``, ``name``, ``fix_length`` and, for the
         validation protocol, ``test_filenames`` and ``test_target``. ``groups``
         (if present) is passed to the splitters.
-    models : list of str, default=None
-        Keys of :data:`MODELS` (the architecture registry plus ``"mfcc"``).
+    models : list or dict, default=None
+        Keys of :data:`MODELS` (the architecture registry plus ``"mfcc"``),
+        import paths ``"package.module:factory"`` (a network factory or a
+        transformer class), transformer classes or instances (e.g.
+        ``RandomNetworkFeatures(my_net, layers=[...])``) and network factories
+        (wrapped in :class:`~skaudio_random.RandomNetworkFeatures`); see
+        :func:`~skaudio_random.resolve_model`. Rows are labelled by name, by
+        the import path's attribute (``"mypkg.nets:my_net"`` -> ``"my_net"``)
+        or by the factory's or class's name; a dict ``{label: model}`` names
+        them itself (two models with one label are an error). A user model
+        gets ``random_state=run``, the width (as ``nf`` for a factory that
+        takes it first, see :func:`~skaudio_random.network.accepts_width`),
+        ``fix_length`` and the shared ``transformer_params`` exactly as a
+        built-in does; a factory without an ``nf`` argument is built as it is
+        and appears once per width with the same features. ``study.json``
+        records each user model's spec, parameters and network structure
+        digest, so a changed network is never matched with old rows.
         ``None`` uses :func:`default_models` for ``data.name``.
     widths : sequence of int, default=(120, 3500)
         Feature widths of the CNNs (``120`` and ``3500`` are the paper's; see
@@ -342,6 +357,7 @@ class _Study:
     trained: bool
     trained_params: dict
     client: object = None
+    specs: dict[str, StudyModel] = field(default_factory=dict)
 
     def run(self, folder, *, restart, figures, started) -> _report.StudyResult:
         """Check the folder's identity, compute the missing rows, write the report."""
@@ -412,10 +428,12 @@ class _Study:
         check_data(data)
         if models is None:
             models = default_models(data.name)
+        specs = study_models(models)
         out = Path(out)
         return cls(
             data=data,
-            models=check_names("models", models, list(MODELS)),
+            models=list(specs),
+            specs=specs,
             widths=check_widths(widths),
             classifiers=check_names("classifiers", classifiers, CLASSIFIERS),
             out=out,
@@ -423,7 +441,7 @@ class _Study:
             device_name=str(resolve_device(device)),
             memory=out / "features" if memory is None else memory,
             transformer_params=transformer_params,
-            tparams=check_transformer_params(transformer_params),
+            tparams=check_transformer_params(transformer_params, list(specs)),
             svm_params=check_svm_params(svm_params),
             trained_params=_trained.check_trained_params(
                 trained_params, data if settings["trained"] else None
@@ -465,7 +483,13 @@ class _Study:
             nested=self.nested,
             inner_splits=self.inner_splits,
             trained_params=self.trained_params,
+            models=self.model_identities(),
         )
+
+    def model_identities(self) -> dict:
+        """Label -> identity of each user model (built-ins have none)."""
+        found = {m: self.specs[m].identity(self.widths) for m in self.models}
+        return {m: ident for m, ident in found.items() if ident is not None}
 
     def key(self, model, width, classifier, run) -> tuple:
         """The key of a row in ``results.csv`` (see ``_store.KEY``)."""
@@ -495,7 +519,7 @@ class _Study:
         """
         plan = []
         for model, width, run in tasks:
-            seeded = "random_state" in MODELS[model]().get_params()
+            seeded = self.specs[model].seeded
             entries = []
             for clf in self.classifiers:
                 if self.key(model, width, clf, run) in done:
@@ -571,7 +595,7 @@ class _Study:
 
     def _transformer(self, model, width, run):
         return _make_transformer(
-            model,
+            self.specs[model],
             width,
             run,
             self.data,
@@ -727,21 +751,19 @@ def _search_row(study, model, width, run, clf, X, X_test, extra, threads=None):
 
 
 def _make_transformer(
-    model, width, run, data, tparams, *, device, n_jobs, memory, verbose
+    model: StudyModel, width, run, data, tparams, *, device, n_jobs, memory, verbose
 ):
-    cls = MODELS[model]
-    if model == "mfcc":
+    if model.label == "mfcc":
         # the paper's MFCC reads whole clips; "crop" would need a length (SPEC 4)
         kw = {"fix_length": "none" if data.fix_length == "crop" else data.fix_length}
     else:
-        accepted = cls().get_params()
         kw = {
             "width": width,
             "random_state": run,
             "fix_length": data.fix_length,
             "device": device,
+            **tparams["shared"],
         }
-        kw.update({k: v for k, v in tparams["shared"].items() if k in accepted})
     kw.update(n_jobs=n_jobs, memory=memory, verbose=bool(verbose))
-    kw.update(tparams["per_model"].get(model, {}))
-    return cls(**kw)
+    # the model gets what it has; its own settings must all be its parameters
+    return model.make(**kw).set_params(**tparams["per_model"].get(model.label, {}))

@@ -19,7 +19,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from . import _report
-from ._identity import CLIP_COLUMNS, describe_changes
+from ._identity import CLIP_COLUMNS, describe_changes, merged_identity
 
 #: Columns of ``results.csv``.
 RESULT_COLUMNS = (
@@ -221,6 +221,7 @@ class ResultsFolder:
                     f"report that study's numbers. {_KEEPS_FEATURES}; or pass "
                     "another out folder."
                 )
+            identity = merged_identity(old, identity)
         _write_atomic(self.clips, _csv_text(clips, CLIP_COLUMNS))
         _write_atomic(
             self.identity, json.dumps(identity, indent=2, sort_keys=True) + "\n"
