@@ -171,7 +171,7 @@ def write_files(n: int, folder: Path, seconds: float = 30.0) -> list[str]:
     length = int(seconds * FILE_SR)
     base = real_clips(len(example_recordings()), sr=FILE_SR, length=length)
     rng = np.random.default_rng(0)
-    for i, p in enumerate(paths):
+    for p in paths:
         if p.exists():
             continue
         a, b = rng.choice(len(base), 2, replace=False)
@@ -272,14 +272,22 @@ def network_table(args, names, clips) -> list[dict]:
                 mm = (mm_before + mm_after) / 2
                 gflops = None if flops is None else flops * n / best / 1e9
                 row = dict(
-                    model=name, width=width, variant=variant, clips=n, seconds=best,
-                    clips_per_s=n / best, cpu_s_per_clip=cpu / n,
+                    model=name,
+                    width=width,
+                    variant=variant,
+                    clips=n,
+                    seconds=best,
+                    clips_per_s=n / best,
+                    cpu_s_per_clip=cpu / n,
                     gflop_per_clip=None if flops is None else flops / 1e9,
-                    gflops=gflops, mm_before=mm_before, mm_after=mm_after,
+                    gflops=gflops,
+                    mm_before=mm_before,
+                    mm_after=mm_after,
                     ratio=None if flops is None else gflops / mm,
                     mm1=mm1,
                     cpu_ratio=None if flops is None else flops * n / cpu / 1e9 / mm1,
-                    peak_mb=(mem.peak - mem.start) / 2**20, load=os.getloadavg()[0],
+                    peak_mb=(mem.peak - mem.start) / 2**20,
+                    load=os.getloadavg()[0],
                 )
                 rows.append(row)
                 print(format_network_row(row), flush=True)
@@ -330,10 +338,16 @@ def end_to_end(args, names, paths) -> list[dict]:
         total += wall
         total_cpu += cpu
         row = dict(
-            model=name, width=args.e2e_width, files=len(paths), seconds=wall,
-            cpu_seconds=cpu, files_per_s=len(paths) / wall,
-            decode_cpu_share=decode_serial / cpu, peak_mb=mem.peak / 2**20,
-            mm=mm_before, load=os.getloadavg()[0],
+            model=name,
+            width=args.e2e_width,
+            files=len(paths),
+            seconds=wall,
+            cpu_seconds=cpu,
+            files_per_s=len(paths) / wall,
+            decode_cpu_share=decode_serial / cpu,
+            peak_mb=mem.peak / 2**20,
+            mm=mm_before,
+            load=os.getloadavg()[0],
         )
         rows.append(row)
         print(
@@ -348,8 +362,14 @@ def end_to_end(args, names, paths) -> list[dict]:
         "time on an otherwise idle machine if both cores stay busy)",
         flush=True,
     )
-    rows.append(dict(model="TOTAL", seconds=total, cpu_seconds=total_cpu,
-                     decode_serial=decode_serial))
+    rows.append(
+        dict(
+            model="TOTAL",
+            seconds=total,
+            cpu_seconds=total_cpu,
+            decode_serial=decode_serial,
+        )
+    )
     rows.append(shared_decode(args, names, paths, decode_serial))
     return rows
 
@@ -390,15 +410,21 @@ def shared_decode(args, names, paths, decode_serial) -> dict:
     logmel = logmel_seconds_per_file(paths) * len(paths) * n_mel
     with PeakRSS() as mem:
         t, c = time.perf_counter(), time.process_time()
-        _, seconds = skr.featurize(ests, paths, n_jobs=args.n_jobs,
-                                   return_seconds=True)
+        _, seconds = skr.featurize(ests, paths, n_jobs=args.n_jobs, return_seconds=True)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
     row = dict(
-        model="SHARED", width=args.e2e_width, files=len(paths), seconds=wall,
-        cpu_seconds=cpu, files_per_s=len(paths) / wall,
-        decode_cpu_share=decode_serial / cpu, logmel_cpu_share=logmel / cpu,
-        decode_wait_seconds=seconds["decode"], n_mel_models=n_mel,
-        peak_mb=mem.peak / 2**20, load=os.getloadavg()[0],
+        model="SHARED",
+        width=args.e2e_width,
+        files=len(paths),
+        seconds=wall,
+        cpu_seconds=cpu,
+        files_per_s=len(paths) / wall,
+        decode_cpu_share=decode_serial / cpu,
+        logmel_cpu_share=logmel / cpu,
+        decode_wait_seconds=seconds["decode"],
+        n_mel_models=n_mel,
+        peak_mb=mem.peak / 2**20,
+        load=os.getloadavg()[0],
     )
     print(
         f"\nall {len(names)} transformers with skaudio_random.featurize (each file "
@@ -434,7 +460,10 @@ def memory_growth(args, paths) -> list[dict]:
         rss = [s for _, s in samples]
         first = rss[min(1, len(rss) - 1)]
         row = dict(
-            model=name, clips=len(paths), seconds=wall, peak_mb=mem.peak / 2**20,
+            model=name,
+            clips=len(paths),
+            seconds=wall,
+            peak_mb=mem.peak / 2**20,
             rss_after_batch_mb=[r / 2**20 for r in rss],
             growth_mb=(max(rss[1:] or rss) - first) / 2**20,
         )
@@ -453,19 +482,31 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="a few seconds: tiny subset")
     p.add_argument("--widths", type=int, nargs="+", default=[120, 3500])
     p.add_argument("--models", nargs="+", default=list(CLASSES), choices=list(CLASSES))
-    p.add_argument("--variants", nargs="+", default=["plain", "serial", "fast", "bf16"],
-                   choices=["plain", "serial", "fast", "bf16"])
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=["plain", "serial", "fast", "bf16"],
+        choices=["plain", "serial", "fast", "bf16"],
+    )
     p.add_argument("--bf16-widths", type=int, nargs="+", default=[3500])
-    p.add_argument("--clips", type=int, default=4,
-                   help="clips per timed batch (a multiple of the threads)")
+    p.add_argument(
+        "--clips",
+        type=int,
+        default=4,
+        help="clips per timed batch (a multiple of the threads)",
+    )
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--mm-size", type=int, default=3072)
     p.add_argument("--no-network", action="store_true", help="skip the network table")
     p.add_argument("--e2e-files", type=int, default=0, help="0: no end-to-end run")
     p.add_argument("--e2e-width", type=int, default=120)
     p.add_argument("--n-jobs", type=int, default=2, help="decoding threads end to end")
-    p.add_argument("--memory-clips", type=int, default=0,
-                   help="width-3500 files for the memory-growth run (0: skip)")
+    p.add_argument(
+        "--memory-clips",
+        type=int,
+        default=0,
+        help="width-3500 files for the memory-growth run (0: skip)",
+    )
     p.add_argument(
         "--memory-models", nargs="+", default=["VGG", "FrameLevelManyShapes"]
     )
@@ -487,8 +528,12 @@ def main(argv=None):
         f"{time.strftime('%Y-%m-%d', time.gmtime())}; load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    results = {"cpu": cpu_info(), "torch": torch.__version__,
-               "threads": torch.get_num_threads(), "args": vars(args)}
+    results = {
+        "cpu": cpu_info(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "args": vars(args),
+    }
     if not args.no_network:
         clips = real_clips(args.clips)
         print(
@@ -515,8 +560,7 @@ def main(argv=None):
         print(
             f"\nMemory over {len(paths)} files at width 3500\n\n| model | width | "
             "files | wall s | peak RSS MB | RSS after batch 2 -> last MB | "
-            "growth MB |\n"
-            + "|---" * 7 + "|",
+            "growth MB |\n" + "|---" * 7 + "|",
             flush=True,
         )
         results["memory"] = memory_growth(args, paths)

@@ -91,7 +91,9 @@ def make_features(n_samples, n_features, *, seed=0, n_latent=64, n_frames=8):
 
 def _unprefix(params: dict) -> dict:
     """``{"kernel__gamma": g, "kernel__kernel": k, "svc__C": c}`` -> SVC's names."""
-    return dict(sorted((key.split("__", 1)[-1], value) for key, value in params.items()))
+    return dict(
+        sorted((key.split("__", 1)[-1], value) for key, value in params.items())
+    )
 
 
 def _search(estimator, grid, X, y, cv):
@@ -158,8 +160,11 @@ def run_phase(phase, args):
         keep = np.arange(args.n_samples)
     else:
         keep = next(
-            StratifiedKFold(n_splits=int(np.ceil(args.n_samples / n)), shuffle=True,
-                            random_state=args.seed).split(X, y)
+            StratifiedKFold(
+                n_splits=int(np.ceil(args.n_samples / n)),
+                shuffle=True,
+                random_state=args.seed,
+            ).split(X, y)
         )[1]
     Xs, ys = X[keep], y[keep]
     cv = list(StratifiedKFold(n_splits=args.folds).split(Xs, ys))
@@ -195,50 +200,96 @@ def report(out_dir: Path, csv_path: Path | None):
         fast = r["fast"]
         size = f"{r['n_samples']} x {r['n_features']}"
         base = (fast["seconds"], fast["cpu_seconds"])
-        rows.append(_row("fast: cached torch kernel, 32 points", size, fast["n_fits"],
-                         *base, f"measured, {r['folds']} folds"))
+        rows.append(
+            _row(
+                "fast: cached torch kernel, 32 points",
+                size,
+                fast["n_fits"],
+                *base,
+                f"measured, {r['folds']} folds",
+            )
+        )
         if "plain" in res:
             p = res["plain"]
             plain, k = p["plain"], p["plain_folds"]
-            rows.append(_row(f"plain: GridSearchCV(SVC), 32 points x {k} fold(s)", size,
-                             plain["n_fits"], plain["seconds"], plain["cpu_seconds"],
-                             "measured"))
+            rows.append(
+                _row(
+                    f"plain: GridSearchCV(SVC), 32 points x {k} fold(s)",
+                    size,
+                    plain["n_fits"],
+                    plain["seconds"],
+                    plain["cpu_seconds"],
+                    "measured",
+                )
+            )
             scale = r["folds"] / k
-            how = "measured" if k == r["folds"] else (
-                f"EXTRAPOLATED: row above x {scale:g}")
-            rows.append(_row(f"plain: GridSearchCV(SVC), 32 points, {r['folds']} folds",
-                             size, int(plain["n_fits"] * scale),
-                             plain["seconds"] * scale, plain["cpu_seconds"] * scale,
-                             how, base))
+            how = (
+                "measured"
+                if k == r["folds"]
+                else (f"EXTRAPOLATED: row above x {scale:g}")
+            )
+            rows.append(
+                _row(
+                    f"plain: GridSearchCV(SVC), 32 points, {r['folds']} folds",
+                    size,
+                    int(plain["n_fits"] * scale),
+                    plain["seconds"] * scale,
+                    plain["cpu_seconds"] * scale,
+                    how,
+                    base,
+                )
+            )
             same, diff = _same(
                 plain["split_test_scores"], fast["split_test_scores"][:k]
             )
-            best = [int(np.argmax(sc[0])) for sc in
-                    (plain["split_test_scores"], fast["split_test_scores"])]
+            best = [
+                int(np.argmax(sc[0]))
+                for sc in (plain["split_test_scores"], fast["split_test_scores"])
+            ]
             notes.append(
                 f"{size}, fold(s) 1..{k}: the 32 test scores of plain and fast are "
                 f"identical: {same} (max |diff| {diff:.1e}); best point on fold 1: "
-                f"plain {plain['params'][best[0]]}, fast {fast['params'][best[1]]}.")
+                f"plain {plain['params'][best[0]]}, fast {fast['params'][best[1]]}."
+            )
             per_point = np.add(plain["mean_fit_time"], plain["mean_score_time"])
             times = " ".join(f"{t:.1f}" for t in per_point)
-            notes.append("plain wall seconds per fit by grid point (C outer, gamma "
-                         f"inner, then linear): {times}")
-            notes.append(f"fast best_params_ over {r['folds']} folds: "
-                         f"{fast['best_params']} (mean accuracy "
-                         f"{fast['best_score']:.4f}); kernel cache: "
-                         f"{fast['cache']['rows_computed']} rows computed, "
-                         f"{fast['cache']['nbytes'] / 2**20:.0f} MiB.")
+            notes.append(
+                "plain wall seconds per fit by grid point (C outer, gamma "
+                f"inner, then linear): {times}"
+            )
+            notes.append(
+                f"fast best_params_ over {r['folds']} folds: "
+                f"{fast['best_params']} (mean accuracy "
+                f"{fast['best_score']:.4f}); kernel cache: "
+                f"{fast['cache']['rows_computed']} rows computed, "
+                f"{fast['cache']['nbytes'] / 2**20:.0f} MiB."
+            )
     if "small" in res:
         s = res["small"]
         size = f"{s['small_samples']} x {s['n_features']}"
         fast = s["fast"]
         base = (fast["seconds"], fast["cpu_seconds"])
-        rows.append(_row("fast: cached torch kernel, 32 points", size, fast["n_fits"],
-                         *base, f"measured, {s['folds']} folds"))
+        rows.append(
+            _row(
+                "fast: cached torch kernel, 32 points",
+                size,
+                fast["n_fits"],
+                *base,
+                f"measured, {s['folds']} folds",
+            )
+        )
         plain = s["plain"]
-        rows.append(_row("plain: GridSearchCV(SVC), 32 points", size, plain["n_fits"],
-                         plain["seconds"], plain["cpu_seconds"],
-                         f"measured, {s['folds']} folds", base))
+        rows.append(
+            _row(
+                "plain: GridSearchCV(SVC), 32 points",
+                size,
+                plain["n_fits"],
+                plain["seconds"],
+                plain["cpu_seconds"],
+                f"measured, {s['folds']} folds",
+                base,
+            )
+        )
         same, diff = _same(plain["mean_test_score"], fast["mean_test_score"])
         same_split, _ = _same(plain["split_test_scores"], fast["split_test_scores"])
         notes.append(
@@ -246,9 +297,19 @@ def report(out_dir: Path, csv_path: Path | None):
             f"{fast['best_params']}, identical: "
             f"{plain['best_params'] == fast['best_params']}; mean_test_score of all 32 "
             f"points identical: {same} (max |diff| {diff:.1e}); every split score "
-            f"identical: {same_split}.")
-    header = ["run", "features", "fits", "wall s", "CPU s", "CPU s/fit", "how",
-              "speed-up (CPU)", "speed-up (wall)"]
+            f"identical: {same_split}."
+        )
+    header = [
+        "run",
+        "features",
+        "fits",
+        "wall s",
+        "CPU s",
+        "CPU s/fit",
+        "how",
+        "speed-up (CPU)",
+        "speed-up (wall)",
+    ]
     print()
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -267,22 +328,38 @@ def main(argv=None):
     parser.add_argument("--n-samples", type=int, default=4180)
     parser.add_argument("--n-features", type=int, default=3584)
     parser.add_argument("--folds", type=int, default=10)
-    parser.add_argument("--plain-folds", type=int, default=1,
-                        help="folds of the plain grid run at full size "
-                        "(the rest is extrapolated)")
-    parser.add_argument("--small-samples", type=int, default=1000,
-                        help="about this many clips (a stratified 1/k of the data, "
-                        "k = ceil(n_samples / small_samples)) for the phase where "
-                        "both grids run in full")
-    parser.add_argument("--phases", default=",".join(PHASES),
-                        help=f"comma-separated subset of {PHASES}; '' only reports")
-    parser.add_argument("--quick", action="store_true",
-                        help="n=600, d=512, 5 folds, small subset 300, all plain folds")
+    parser.add_argument(
+        "--plain-folds",
+        type=int,
+        default=1,
+        help="folds of the plain grid run at full size (the rest is extrapolated)",
+    )
+    parser.add_argument(
+        "--small-samples",
+        type=int,
+        default=1000,
+        help="about this many clips (a stratified 1/k of the data, "
+        "k = ceil(n_samples / small_samples)) for the phase where "
+        "both grids run in full",
+    )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated subset of {PHASES}; '' only reports",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="n=600, d=512, 5 folds, small subset 300, all plain folds",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--torch-threads", type=int, default=1)
-    parser.add_argument("--out-dir", type=Path,
-                        default=Path(__file__).parent / "results" / "svm_grid_speed")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path(__file__).parent / "results" / "svm_grid_speed",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.n_samples, args.n_features, args.folds = 600, 512, 5

@@ -63,7 +63,13 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
     }
 
     #: Parameters that never change the features (left out of the cache key).
-    _not_in_cache_key: tuple[str, ...] = ("n_jobs", "memory", "verbose", "device", "batch_size")
+    _not_in_cache_key: tuple[str, ...] = (
+        "n_jobs",
+        "memory",
+        "verbose",
+        "device",
+        "batch_size",
+    )
 
     # -- subclass hooks --------------------------------------------------------
     def _prepare(self) -> None:
@@ -98,7 +104,8 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
 
     def _cache_key(self) -> dict:
         params = {
-            k: v for k, v in self.get_params(deep=False).items()
+            k: v
+            for k, v in self.get_params(deep=False).items()
             if k not in self._not_in_cache_key
         }
         return {
@@ -201,16 +208,22 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
 
         sr, limit = self.sr, self._decode_limit()
         batches = iter_decoded_batches(
-            lambda i: audio.load(i, sr, limit), todo, self._batch_size(),
+            lambda i: audio.load(i, sr, limit),
+            todo,
+            self._batch_size(),
             n_workers=n_decode_workers(self.n_jobs),
         )
         with tqdm(
-            total=len(audio), initial=len(audio) - len(todo), unit="clip",
-            desc=type(self).__name__, disable=not self.verbose, leave=False,
+            total=len(audio),
+            initial=len(audio) - len(todo),
+            unit="clip",
+            desc=type(self).__name__,
+            disable=not self.verbose,
+            leave=False,
         ) as bar:
             for idx, clips in batches:
                 feats = self._transform_clips(clips, [audio.describe(i) for i in idx])
-                for row, i in zip(feats, idx):
+                for row, i in zip(feats, idx, strict=True):
                     if not np.isfinite(row).all():
                         raise RuntimeError(
                             f"non-finite features for {audio.describe(i)}; please "

@@ -141,7 +141,10 @@ class RandomCNNBase(AudioFeatureTransformer):
         **AudioFeatureTransformer._parameter_constraints,
         "width": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "precision": [StrOptions(set(PRECISIONS))],
         "random_state": ["random_state"],
     }
@@ -324,7 +327,9 @@ class RandomCNNBase(AudioFeatureTransformer):
             return self.batch_size
         free, _ = torch.cuda.mem_get_info(self._device)
         budget = max(_MIN_ACTIVATION_BUDGET, free // 2)
-        return int(np.clip(budget // max(1, self._per_clip_bytes(shape)), 1, _MAX_AUTO_BATCH))
+        return int(
+            np.clip(budget // max(1, self._per_clip_bytes(shape)), 1, _MAX_AUTO_BATCH)
+        )
 
     def _batch_size(self) -> int:
         return self.batch_size if self.batch_size != "auto" else 16
@@ -344,7 +349,7 @@ class RandomCNNBase(AudioFeatureTransformer):
         cpu = self._device.type == "cpu"
         dtype = cpu_compute_dtype(precision) if cpu else None
         with torch.inference_mode(), precision_context(self._device, precision):
-            inputs = [prepare(y, name) for y, name in zip(clips, names)]
+            inputs = [prepare(y, name) for y, name in zip(clips, names, strict=True)]
             # Clips of equal shape share forward passes; with fix_length="none"
             # lengths differ and are grouped.
             groups: dict[tuple[int, ...], list[int]] = {}

@@ -48,8 +48,12 @@ def _file_identity(path: str) -> tuple[tuple, bool]:
     except FileNotFoundError:
         raise FileNotFoundError(f"audio file {path!r} does not exist.") from None
     key = (
-        os.path.abspath(path), st.st_dev, st.st_ino, st.st_size,
-        st.st_mtime_ns, st.st_ctime_ns,
+        os.path.abspath(path),
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
     )
     settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS
     return key, settled
@@ -84,7 +88,9 @@ class AudioInput:
                 f"single path {os.fspath(X)!r}. Wrap it in a list: [{os.fspath(X)!r}]."
             )
         if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-            raise ValueError(f"{name} must hold audio; sparse matrices are not supported.")
+            raise ValueError(
+                f"{name} must hold audio; sparse matrices are not supported."
+            )
         if hasattr(X, "columns") and hasattr(X, "iloc"):  # a pandas-like DataFrame
             X = self._from_frame(X)
         if isinstance(X, np.ndarray):
@@ -97,7 +103,9 @@ class AudioInput:
                 f"a 2-D array (n_clips, n_times); got {type(X).__name__}."
             )
         if len(items) == 0:
-            raise ValueError(f"{name} holds no clips (0 items); at least 1 is required.")
+            raise ValueError(
+                f"{name} holds no clips (0 items); at least 1 is required."
+            )
         self.items = [self._check_item(item, i) for i, item in enumerate(items)]
         self._warn_integer_scale()
 
@@ -153,7 +161,9 @@ class AudioInput:
                 )
             return list(X)
         if np.iscomplexobj(X):
-            raise ValueError(f"Complex data not supported: {self.name} must hold real audio samples.")
+            raise ValueError(
+                f"Complex data not supported: {self.name} must hold real audio samples."
+            )
         if X.ndim == 2:
             if not np.issubdtype(X.dtype, np.floating):
                 raise ValueError(
@@ -259,7 +269,9 @@ def iter_decoded_batches(
         Batches decoded ahead of the one being consumed; memory holds at most
         ``prefetch + 1`` batches.
     """
-    chunks = [list(indices[k : k + batch_size]) for k in range(0, len(indices), batch_size)]
+    chunks = [
+        list(indices[k : k + batch_size]) for k in range(0, len(indices), batch_size)
+    ]
     if not chunks:
         return
     with ThreadPoolExecutor(max_workers=n_workers) as pool:

@@ -78,7 +78,9 @@ def seed_from_random_state(random_state) -> int:
     An int maps to itself (so ``random_state=0`` always builds the same network);
     ``None`` or a :class:`numpy.random.RandomState` draws a fresh seed.
     """
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, bool
+    ):
         return int(random_state)
     rng = check_random_state(random_state)
     return int(rng.randint(0, np.iinfo(np.int32).max))

@@ -64,7 +64,9 @@ def to_mono(y: np.ndarray) -> np.ndarray:
     if y.ndim == 1:
         return y
     if y.ndim != 2:
-        raise ValueError(f"audio must be 1-D or 2-D (n_times, n_channels); got {y.ndim}-D.")
+        raise ValueError(
+            f"audio must be 1-D or 2-D (n_times, n_channels); got {y.ndim}-D."
+        )
     return y.mean(axis=1, dtype=np.float64).astype(y.dtype, copy=False)
 
 
@@ -86,9 +88,13 @@ def check_waveform(y, *, name: str = "y") -> np.ndarray:
     """
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D waveform; got an array of shape {y.shape}.")
+        raise ValueError(
+            f"{name} must be a 1-D waveform; got an array of shape {y.shape}."
+        )
     if np.iscomplexobj(y):
-        raise ValueError(f"Complex data not supported: {name} must hold real audio samples.")
+        raise ValueError(
+            f"Complex data not supported: {name} must hold real audio samples."
+        )
     if not np.issubdtype(y.dtype, np.floating):
         raise ValueError(
             f"{name} must hold floating-point samples in [-1, 1]; got dtype {y.dtype}. "

@@ -13,7 +13,14 @@ from .audio import fix_length
 
 __all__ = ["MFCC"]
 
-_STATS = ("mfcc_mean", "mfcc_std", "delta_mean", "delta_std", "delta2_mean", "delta2_std")
+_STATS = (
+    "mfcc_mean",
+    "mfcc_std",
+    "delta_mean",
+    "delta_std",
+    "delta2_mean",
+    "delta2_std",
+)
 
 
 class MFCC(AudioFeatureTransformer):
@@ -140,8 +147,13 @@ class MFCC(AudioFeatureTransformer):
     def _trajectories(self, y: np.ndarray):
         """The MFCC, delta and double-delta matrices (n_mfcc, frames) of a clip."""
         mfcc = librosa.feature.mfcc(
-            y=y, sr=self.sr, n_mfcc=self.n_mfcc, n_fft=self.n_fft,
-            hop_length=self.hop_length, n_mels=self.n_mels, pad_mode="reflect",
+            y=y,
+            sr=self.sr,
+            n_mfcc=self.n_mfcc,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            n_mels=self.n_mels,
+            pad_mode="reflect",
         )
         if self.delta == "diff":
             d1 = np.diff(mfcc, axis=1)
@@ -159,4 +171,9 @@ class MFCC(AudioFeatureTransformer):
         return np.concatenate(stats).astype(np.float32)
 
     def _transform_clips(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:
-        return np.stack([self._clip_features(self._fix(y, n)) for y, n in zip(clips, names)])
+        return np.stack(
+            [
+                self._clip_features(self._fix(y, n))
+                for y, n in zip(clips, names, strict=True)
+            ]
+        )

@@ -75,10 +75,17 @@ class LogMelSpectrogram(nn.Module):
         self.top_db = top_db
         self.amin = amin
         mel_basis = librosa.filters.mel(
-            sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=False,
+            sr=sr,
+            n_fft=n_fft,
+            n_mels=n_mels,
+            fmin=fmin,
+            fmax=fmax,
+            htk=False,
             norm="slaney",
         )  # (n_mels, 1 + n_fft // 2)
-        self.register_buffer("mel_basis", torch.from_numpy(mel_basis.astype(np.float32)))
+        self.register_buffer(
+            "mel_basis", torch.from_numpy(mel_basis.astype(np.float32))
+        )
         self.register_buffer("window", torch.hann_window(n_fft, periodic=True))
 
     def n_frames(self, n_times: int) -> int:
@@ -88,15 +95,22 @@ class LogMelSpectrogram(nn.Module):
     def forward(self, y: Tensor) -> Tensor:
         """Map waveforms ``(batch, n_times)`` to log-mel ``(batch, n_mels, n_frames)``."""
         if y.ndim != 2:
-            raise ValueError(f"expected waveforms of shape (batch, n_times); got {tuple(y.shape)}.")
+            raise ValueError(
+                f"expected waveforms of shape (batch, n_times); got {tuple(y.shape)}."
+            )
         if y.shape[-1] < self.n_fft:
             raise ValueError(
                 f"each waveform must have at least n_fft={self.n_fft} samples; "
                 f"got {y.shape[-1]}."
             )
         spec = torch.stft(
-            y.float(), n_fft=self.n_fft, hop_length=self.hop_length,
-            window=self.window, center=True, pad_mode="reflect", return_complex=True,
+            y.float(),
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            window=self.window,
+            center=True,
+            pad_mode="reflect",
+            return_complex=True,
         )  # (batch, 1 + n_fft // 2, n_frames)
         power = spec.real.square() + spec.imag.square()
         mel = torch.matmul(self.mel_basis, power)  # (batch, n_mels, n_frames)
@@ -146,8 +160,13 @@ def log_mel_spectrogram(
     y = check_waveform(y, name="y")
     dev = resolve_device(device)
     module = LogMelSpectrogram(
-        sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin,
-        fmax=fmax, top_db=top_db,
+        sr=sr,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        n_mels=n_mels,
+        fmin=fmin,
+        fmax=fmax,
+        top_db=top_db,
     ).to(dev)
     with torch.inference_mode():
         out = module(torch.from_numpy(y)[None].to(dev))[0]
@@ -157,4 +176,3 @@ def log_mel_spectrogram(
 def n_samples_for_frames(n_frames: int, hop_length: int = 256) -> int:
     """Fewest samples whose centred STFT has ``n_frames`` frames."""
     return max(0, (n_frames - 1) * hop_length)
-

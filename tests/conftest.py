@@ -23,7 +23,8 @@ requires_fsdd = pytest.mark.skipif(
     not (FSDD / "recordings").is_dir(), reason="../shared/data/fsdd is not available"
 )
 requires_librosa_examples = pytest.mark.skipif(
-    not LIBROSA_EXAMPLES.is_dir(), reason="../shared/data/librosa_examples is not available"
+    not LIBROSA_EXAMPLES.is_dir(),
+    reason="../shared/data/librosa_examples is not available",
 )
 
 
@@ -46,7 +47,9 @@ def tone(freq=440.0, seconds=1.0, sr=12000, amp=0.5):
 def wav_files(tmp_path, rng):
     """Three short files: 8 kHz mono, 22.05 kHz stereo, 12 kHz flac."""
     paths = []
-    for i, (sr, channels, ext) in enumerate([(8000, 1, "wav"), (22050, 2, "wav"), (12000, 1, "flac")]):
+    for i, (sr, channels, ext) in enumerate(
+        [(8000, 1, "wav"), (22050, 2, "wav"), (12000, 1, "flac")]
+    ):
         y = 0.3 * rng.standard_normal((int(0.5 * sr), channels))
         path = tmp_path / f"clip{i}.{ext}"
         sf.write(path, y, sr)
@@ -66,10 +69,12 @@ def fsdd_files(n_per_class=None, takes=None):
     labels = np.array([int(p.name.split("_")[0]) for p in files])
     if n_per_class is not None:
         # spread the picks over the six speakers of each digit
-        keep = np.concatenate([
-            idx[np.linspace(0, len(idx) - 1, n_per_class).astype(int)]
-            for idx in (np.flatnonzero(labels == c) for c in range(10))
-        ])
+        keep = np.concatenate(
+            [
+                idx[np.linspace(0, len(idx) - 1, n_per_class).astype(int)]
+                for idx in (np.flatnonzero(labels == c) for c in range(10))
+            ]
+        )
         files = [files[i] for i in keep]
         labels = labels[keep]
     return [str(p) for p in files], labels

@@ -203,7 +203,9 @@ def test_layer_shapes_match_real_maps(name):
         # (per_filter modes); the fast CPU path agrees to float32 rounding
         feats = torch.cat([m.flatten(2).mean(2) for m in maps.values()], dim=1)
         torch.testing.assert_close(net(x, reference=True), feats)
-        torch.testing.assert_close(net(x), feats, rtol=1e-5, atol=1e-5 * feats.abs().max())
+        torch.testing.assert_close(
+            net(x), feats, rtol=1e-5, atol=1e-5 * feats.abs().max()
+        )
 
 
 def test_tf_same_padding_values():

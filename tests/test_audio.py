@@ -7,7 +7,7 @@ import soundfile as sf
 from skaudio_random import fix_length, load_audio
 from skaudio_random.audio import check_waveform, to_mono
 
-from .conftest import requires_fsdd, requires_librosa_examples, FSDD, LIBROSA_EXAMPLES
+from .conftest import FSDD, LIBROSA_EXAMPLES, requires_fsdd, requires_librosa_examples
 
 
 def test_load_resamples_and_mixes_to_mono(wav_files):
@@ -24,7 +24,9 @@ def test_mono_is_the_channel_mean(tmp_path):
     right = np.zeros(1200)
     path = tmp_path / "st.wav"
     sf.write(path, np.stack([left, right], axis=1), 12000, subtype="FLOAT")
-    np.testing.assert_allclose(load_audio(path), (left / 2).astype(np.float32), atol=1e-7)
+    np.testing.assert_allclose(
+        load_audio(path), (left / 2).astype(np.float32), atol=1e-7
+    )
 
 
 def test_resampling_keeps_a_tone(tmp_path):
@@ -138,7 +140,9 @@ def test_check_waveform_errors(y, match):
 
 def test_to_mono():
     assert to_mono(np.ones(3)).shape == (3,)
-    np.testing.assert_array_equal(to_mono(np.array([[1.0, 3.0], [2.0, 4.0]])), [2.0, 3.0])
+    np.testing.assert_array_equal(
+        to_mono(np.array([[1.0, 3.0], [2.0, 4.0]])), [2.0, 3.0]
+    )
     with pytest.raises(ValueError, match="1-D or 2-D"):
         to_mono(np.zeros((1, 2, 3)))
 
@@ -147,7 +151,9 @@ def test_to_mono():
 def test_fix_length_modes():
     y = np.arange(5.0)
     np.testing.assert_array_equal(fix_length(y, 3, "crop"), [0, 1, 2])
-    np.testing.assert_array_equal(fix_length(y, 12, "repeat"), [0, 1, 2, 3, 4] * 2 + [0, 1])
+    np.testing.assert_array_equal(
+        fix_length(y, 12, "repeat"), [0, 1, 2, 3, 4] * 2 + [0, 1]
+    )
     np.testing.assert_array_equal(fix_length(y, 7, "zero"), [0, 1, 2, 3, 4, 0, 0])
     np.testing.assert_array_equal(fix_length(y, 3, "repeat"), [0, 1, 2])
     np.testing.assert_array_equal(fix_length(y, 3, "zero"), [0, 1, 2])
@@ -157,8 +163,12 @@ def test_fix_length_modes():
 
 def test_fix_length_along_frames_axis():
     S = np.arange(6.0).reshape(2, 3)
-    np.testing.assert_array_equal(fix_length(S, 5, "repeat", axis=-1), [[0, 1, 2, 0, 1], [3, 4, 5, 3, 4]])
-    np.testing.assert_array_equal(fix_length(S, 4, "zero", pad_value=-80.0)[:, 3], [-80, -80])
+    np.testing.assert_array_equal(
+        fix_length(S, 5, "repeat", axis=-1), [[0, 1, 2, 0, 1], [3, 4, 5, 3, 4]]
+    )
+    np.testing.assert_array_equal(
+        fix_length(S, 4, "zero", pad_value=-80.0)[:, 3], [-80, -80]
+    )
 
 
 def test_fix_length_errors():
@@ -218,9 +228,7 @@ def test_a_crop_decodes_only_the_start_of_a_long_file(tmp_path, monkeypatch):
         (SampleLevel(**crop, random_state=0), SampleLevel(**crop, random_state=0)),
     ]:
         read.clear()
-        np.testing.assert_array_equal(
-            est.transform([path]), ref_est.transform([ref])
-        )
+        np.testing.assert_array_equal(est.transform([path]), ref_est.transform([ref]))
         # 2 s at 12 kHz is about 7.4 s at 44.1 kHz: a few blocks of the 60 s file
         assert 0 < sum(read) < 10 * 44100
     read.clear()

@@ -13,9 +13,18 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
 @requires_librosa_examples
 def test_speed_quick_runs_and_reports(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path / "out"),
-         "--files-dir", str(tmp_path / "files")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--out",
+            str(tmp_path / "out"),
+            "--files-dir",
+            str(tmp_path / "files"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| Temporal | 120 | plain |" in proc.stdout
@@ -29,7 +38,10 @@ def test_speed_quick_runs_and_reports(tmp_path):
     assert rows["MFCC", "fast"]["gflops"] is None  # not a CNN: time only
     e2e = [r for r in results["end_to_end"] if r["model"] not in ("TOTAL", "SHARED")]
     assert {r["model"] for r in e2e} == {
-        "Temporal", "Vertical7x96", "SampleLevel", "MFCC",
+        "Temporal",
+        "Vertical7x96",
+        "SampleLevel",
+        "MFCC",
     }
     assert all(r["files"] == 2 and r["peak_mb"] > 0 for r in e2e)
     shared = next(r for r in results["end_to_end"] if r["model"] == "SHARED")

@@ -9,7 +9,9 @@ from skaudio_random.features import __all__ as CNN_NAMES
 
 # The checks feed tiny 2-D float arrays (a few "samples" per row): pad them with
 # silence to a short input so every network can run.
-_WAVEFORM = dict(width=12, n_samples=2048, fix_length="zero", device="cpu", random_state=0)
+_WAVEFORM = dict(
+    width=12, n_samples=2048, fix_length="zero", device="cpu", random_state=0
+)
 _MEL = dict(width=12, n_frames=16, fix_length="zero", device="cpu", random_state=0)
 
 

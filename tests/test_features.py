@@ -23,10 +23,16 @@ WAVEFORM = [c for c in CLASSES if "n_samples" in c().get_params()]
 MEL = [c for c in CLASSES if c not in WAVEFORM]
 
 PAPER_LENGTHS = {  # SPEC section 3.3: (width 120, width 3500)
-    "SampleLevel": (161, 3584), "FrameLevel": (160, 3584),
-    "FrameLevelManyShapes": (160, 3584), "Vertical7x96": (160, 3585),
-    "Vertical7x86": (160, 3585), "Timbral": (112, 3584), "Temporal": (112, 3584),
-    "TimbralTemporal": (112, 3584), "Time": (112, 3584), "TimbralTime": (112, 3584),
+    "SampleLevel": (161, 3584),
+    "FrameLevel": (160, 3584),
+    "FrameLevelManyShapes": (160, 3584),
+    "Vertical7x96": (160, 3585),
+    "Vertical7x86": (160, 3585),
+    "Timbral": (112, 3584),
+    "Temporal": (112, 3584),
+    "TimbralTemporal": (112, 3584),
+    "Time": (112, 3584),
+    "TimbralTime": (112, 3584),
     "VGG": (160, 3585),
 }
 
@@ -43,7 +49,10 @@ def short(cls, **params):
 @pytest.fixture(scope="module")
 def clips():
     rng = np.random.default_rng(1)
-    return [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (24000, 30000, 9000, 24000)]
+    return [
+        (0.1 * rng.standard_normal(n)).astype(np.float32)
+        for n in (24000, 30000, 9000, 24000)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -102,7 +111,9 @@ def test_determinism_batch_and_jobs_independence(cls, clips):
         [short(cls, random_state=3, batch_size=1).transform([c]) for c in clips]
     )
     np.testing.assert_array_equal(ref, one_by_one)
-    np.testing.assert_array_equal(ref, short(cls, random_state=3, batch_size=3, n_jobs=2).transform(clips))
+    np.testing.assert_array_equal(
+        ref, short(cls, random_state=3, batch_size=3, n_jobs=2).transform(clips)
+    )
     other_seed = short(cls, random_state=4).transform(clips)
     assert not np.allclose(ref, other_seed)
 
@@ -116,7 +127,9 @@ def test_same_features_in_another_process(clips):
         "sys.stdout.buffer.write(pickle.dumps(est.transform(x)))"
     )
     payload = pickle.dumps((sr.TimbralTemporal(**est.get_params()), clips[:1]))
-    out = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=payload, capture_output=True, check=True
+    )
     np.testing.assert_array_equal(pickle.loads(out.stdout), ref)
 
 
@@ -131,7 +144,9 @@ def test_random_state_none_draws_once_and_keeps_it(clips):
 
 def test_fit_is_a_no_op_and_transform_needs_no_fit(clips):
     est = short(sr.VGG, random_state=0)
-    np.testing.assert_array_equal(est.fit(clips).transform(clips), short(sr.VGG, random_state=0).transform(clips))
+    np.testing.assert_array_equal(
+        est.fit(clips).transform(clips), short(sr.VGG, random_state=0).transform(clips)
+    )
     assert est.__sklearn_tags__().requires_fit is False
 
 
@@ -143,7 +158,9 @@ def test_length_rules(cls, clips):
         short(cls, random_state=0, fix_length="crop").transform([clips[2]])
     rep = short(cls, random_state=0, fix_length="repeat").transform([clips[2]])
     none = short(cls, random_state=0, fix_length="none").transform([clips[2]])
-    assert np.isfinite(crop).all() and np.isfinite(rep).all() and np.isfinite(none).all()
+    assert (
+        np.isfinite(crop).all() and np.isfinite(rep).all() and np.isfinite(none).all()
+    )
     assert not np.allclose(rep, none)
 
 
@@ -164,12 +181,18 @@ def test_silence_gives_finite_features():
 
 
 def test_too_short_clips_are_rejected_by_name():
-    with pytest.raises(ValueError, match=r"X\[0\] has 300 samples, shorter than one STFT window"):
+    with pytest.raises(
+        ValueError, match=r"X\[0\] has 300 samples, shorter than one STFT window"
+    ):
         short(sr.VGG, fix_length="none").transform([np.zeros(300, np.float32)])
-    with pytest.raises(ValueError, match=r"X\[0\] has 100 samples; FrameLevel needs at least \d+"):
+    with pytest.raises(
+        ValueError, match=r"X\[0\] has 100 samples; FrameLevel needs at least \d+"
+    ):
         short(sr.FrameLevel, fix_length="none").transform([np.zeros(100, np.float32)])
     with pytest.raises(ValueError, match="n_samples=100 is too short for FrameLevel"):
-        sr.FrameLevel(n_samples=100, fix_length="zero").transform([np.zeros(100, np.float32)])
+        sr.FrameLevel(n_samples=100, fix_length="zero").transform(
+            [np.zeros(100, np.float32)]
+        )
 
 
 @pytest.mark.parametrize(
@@ -188,7 +211,9 @@ def test_parameter_errors(params, match):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
 def test_cuda_requested_without_cuda():
-    with pytest.raises(ValueError, match="device='cuda' was requested but no CUDA device"):
+    with pytest.raises(
+        ValueError, match="device='cuda' was requested but no CUDA device"
+    ):
         sr.Temporal(device="cuda").fit([np.zeros(12000, np.float32)])
 
 
@@ -217,8 +242,12 @@ def test_vgg_batchnorm_depends_on_the_batch(clips):
         short(sr.VGG, batchnorm="batch").transform(clips)
     with pytest.raises(ValueError, match="memory cannot be used"):
         short(sr.VGG, batchnorm="batch", batch_size=2, memory="unused").transform(clips)
-    together = short(sr.VGG, random_state=0, batchnorm="batch", batch_size=4).transform(clips)
-    pairs = short(sr.VGG, random_state=0, batchnorm="batch", batch_size=2).transform(clips)
+    together = short(sr.VGG, random_state=0, batchnorm="batch", batch_size=4).transform(
+        clips
+    )
+    pairs = short(sr.VGG, random_state=0, batchnorm="batch", batch_size=2).transform(
+        clips
+    )
     assert np.isfinite(together).all() and not np.allclose(together, pairs)
 
 
@@ -238,8 +267,13 @@ def test_memory_cache_returns_identical_features(clips, tmp_path):
 # (chance 0.10). Measured: 0.78-0.84 for the vertical filters, 0.63-0.74 for timbral
 # models, 0.28-0.48 for waveform models and VGG at these short inputs, 0.21-0.30 for
 # the temporal-envelope models (an energy envelope says little about which digit).
-MIN_ACCURACY = {"Vertical7x96": 0.6, "Vertical7x86": 0.6, "Timbral": 0.5,
-                "TimbralTemporal": 0.45, "TimbralTime": 0.45}
+MIN_ACCURACY = {
+    "Vertical7x96": 0.6,
+    "Vertical7x86": 0.6,
+    "Timbral": 0.5,
+    "TimbralTemporal": 0.45,
+    "TimbralTime": 0.45,
+}
 
 
 @requires_fsdd
@@ -247,8 +281,12 @@ MIN_ACCURACY = {"Vertical7x96": 0.6, "Vertical7x86": 0.6, "Timbral": 0.5,
 def test_spoken_digits_beat_chance(cls):
     # takes 10-12 of every speaker and digit: folds mix speakers (speaker-dependent)
     files, y = fsdd_files(takes=(10, 11, 12))
-    est = cls(fix_length="repeat", random_state=0, n_jobs=2,
-              **(dict(n_samples=24000) if cls in WAVEFORM else dict(n_frames=94)))
+    est = cls(
+        fix_length="repeat",
+        random_state=0,
+        n_jobs=2,
+        **(dict(n_samples=24000) if cls in WAVEFORM else dict(n_frames=94)),
+    )
     X = est.transform(files)
     assert X.shape == (180, len(est.get_feature_names_out())) and np.isfinite(X).all()
     model = make_pipeline(StandardScaler(), LinearSVC(C=0.1, max_iter=20000))

@@ -34,7 +34,10 @@ def test_input_forms(wav_files, rng):
         (np.zeros(10, np.float32), "got a 1-D array"),
         (np.zeros((2, 3, 4), np.float32), "3-D array"),
         (np.zeros((2, 100), np.int16), "floating-point audio samples; got dtype int16"),
-        ([np.zeros(10, np.float32), np.zeros((2, 2), np.float32)], r"X\[1\] must be a 1-D waveform"),
+        (
+            [np.zeros(10, np.float32), np.zeros((2, 2), np.float32)],
+            r"X\[1\] must be a 1-D waveform",
+        ),
         ([np.zeros(10, np.int32)], r"X\[0\] must hold floating-point"),
         ([np.zeros(0, np.float32)], r"X\[0\] is empty"),
         ([np.array([0.0, np.nan], np.float32)], r"X\[0\] holds 1 NaN"),
@@ -55,7 +58,9 @@ def test_fingerprint_is_content_based(tmp_path, rng):
     sf.write(c, y * 0.5, 8000)
     fps = AudioInput([str(a), str(b), str(c)]).fingerprint
     assert fps(0) == fps(1) != fps(2)
-    arrays = AudioInput([y.astype(np.float32), y.astype(np.float32), (y * 2).astype(np.float32)])
+    arrays = AudioInput(
+        [y.astype(np.float32), y.astype(np.float32), (y * 2).astype(np.float32)]
+    )
     assert arrays.fingerprint(0) == arrays.fingerprint(1) != arrays.fingerprint(2)
 
 
@@ -73,7 +78,9 @@ def test_batches_keep_order_and_overlap_decoding():
         return np.full(3, i, dtype=np.float32)
 
     seen = []
-    for idx, clips in iter_decoded_batches(load, list(range(10)), batch_size=3, n_workers=3):
+    for idx, clips in iter_decoded_batches(
+        load, list(range(10)), batch_size=3, n_workers=3
+    ):
         assert [int(c[0]) for c in clips] == idx
         seen.extend(idx)
     assert seen == list(range(10))
@@ -103,7 +110,9 @@ def test_cache_computes_each_clip_once_and_resumes(wav_files, tmp_path, monkeypa
     first = MFCC(fix_length="zero", memory=cache).transform(wav_files[:2])
     assert len(calls) == 2
     # A second run over more clips computes only the new one, and agrees.
-    both = MFCC(fix_length="zero", memory=joblib.Memory(cache, verbose=0)).transform(wav_files)
+    both = MFCC(fix_length="zero", memory=joblib.Memory(cache, verbose=0)).transform(
+        wav_files
+    )
     assert len(calls) == 3
     np.testing.assert_array_equal(both[:2], first)
     # A parameter that changes the features gets its own entries ...

@@ -18,15 +18,26 @@ SHUFFLED = StratifiedKFold(3, shuffle=True, random_state=0)
 
 def reference(y, sr=12000):
     """SPEC section 4 written out with librosa and numpy."""
-    m = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20, n_fft=2048, hop_length=512,
-                             n_mels=128, pad_mode="reflect")
+    m = librosa.feature.mfcc(
+        y=y,
+        sr=sr,
+        n_mfcc=20,
+        n_fft=2048,
+        hop_length=512,
+        n_mels=128,
+        pad_mode="reflect",
+    )
     d1 = m[:, 1:] - m[:, :-1]
     d2 = d1[:, 1:] - d1[:, :-1]
-    return np.concatenate([m.mean(1), m.std(1), d1.mean(1), d1.std(1), d2.mean(1), d2.std(1)])
+    return np.concatenate(
+        [m.mean(1), m.std(1), d1.mean(1), d1.std(1), d2.mean(1), d2.std(1)]
+    )
 
 
 def test_matches_the_paper_recipe(rng):
-    y = (0.1 * rng.standard_normal(30000)).astype(np.float32) + tone(seconds=2.5)[:30000]
+    y = (0.1 * rng.standard_normal(30000)).astype(np.float32) + tone(seconds=2.5)[
+        :30000
+    ]
     out = MFCC().transform([y])
     assert out.shape == (1, 120) and out.dtype == np.float32
     np.testing.assert_allclose(out[0], reference(y), rtol=1e-5, atol=1e-4)
@@ -36,7 +47,9 @@ def test_savgol_deltas(rng):
     y = rng.standard_normal(20000).astype(np.float32)
     out = MFCC(delta="savgol").transform([y])[0]
     m = librosa.feature.mfcc(y=y, sr=12000, n_mfcc=20, pad_mode="reflect")
-    np.testing.assert_allclose(out[40:60], librosa.feature.delta(m).mean(1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        out[40:60], librosa.feature.delta(m).mean(1), rtol=1e-4, atol=1e-4
+    )
     assert not np.allclose(out, MFCC().transform([y])[0])
 
 
@@ -49,14 +62,18 @@ def test_feature_names():
 
 def test_length_policies(rng):
     short = rng.standard_normal(1000).astype(np.float32)
-    with pytest.raises(ValueError, match=r"X\[0\] has 1000 samples, shorter than one MFCC"):
+    with pytest.raises(
+        ValueError, match=r"X\[0\] has 1000 samples, shorter than one MFCC"
+    ):
         MFCC().transform([short])
     for mode in ("zero", "repeat"):
         out = MFCC(fix_length=mode).transform([short])
         assert np.isfinite(out).all()
     long = rng.standard_normal(50000).astype(np.float32)
     # n_samples=None lengthens short clips only; it never cuts.
-    np.testing.assert_array_equal(MFCC(fix_length="zero").transform([long]), MFCC().transform([long]))
+    np.testing.assert_array_equal(
+        MFCC(fix_length="zero").transform([long]), MFCC().transform([long])
+    )
     cut = MFCC(fix_length="crop", n_samples=20000).transform([long])
     np.testing.assert_allclose(cut, MFCC().transform([long[:20000]]))
     with pytest.raises(ValueError, match="needs an int n_samples"):
@@ -79,7 +96,9 @@ def test_spoken_digits_beat_chance():
     files, y = fsdd_files(n_per_class=20)
     X = MFCC(fix_length="repeat", n_jobs=2).transform(files)
     assert np.isfinite(X).all()
-    acc = cross_val_score(make_pipeline(StandardScaler(), SVC()), X, y, cv=SHUFFLED).mean()
+    acc = cross_val_score(
+        make_pipeline(StandardScaler(), SVC()), X, y, cv=SHUFFLED
+    ).mean()
     assert acc > 0.6  # chance is 0.1
 
 

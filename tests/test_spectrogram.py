@@ -7,7 +7,13 @@ import torch
 
 from skaudio_random import LogMelSpectrogram, load_audio, log_mel_spectrogram
 
-from .conftest import LIBROSA_EXAMPLES, fsdd_files, requires_fsdd, requires_librosa_examples, tone
+from .conftest import (
+    LIBROSA_EXAMPLES,
+    fsdd_files,
+    requires_fsdd,
+    requires_librosa_examples,
+    tone,
+)
 
 # Stated tolerance: float32 torch vs librosa agree within 0.01 dB everywhere on real
 # audio (measured max ~1.3e-3 dB), and within 1e-4 dB on average.
@@ -17,8 +23,16 @@ MEAN_DB_ERROR = 1e-4
 
 def librosa_log_mel(y, sr=12000):
     S = librosa.feature.melspectrogram(
-        y=y, sr=sr, n_fft=512, hop_length=256, n_mels=96, power=2.0, fmin=0.0,
-        fmax=6000.0, pad_mode="reflect", center=True,
+        y=y,
+        sr=sr,
+        n_fft=512,
+        hop_length=256,
+        n_mels=96,
+        power=2.0,
+        fmin=0.0,
+        fmax=6000.0,
+        pad_mode="reflect",
+        center=True,
     )
     return librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0)
 
@@ -33,8 +47,14 @@ def assert_matches_librosa(y):
 
 
 @requires_librosa_examples
-@pytest.mark.parametrize("stem", ["sorohanro_-_solo-trumpet-06", "5703-47212-0000",
-                                  "admiralbob77_-_Choice_-_Drum-bass"])
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "sorohanro_-_solo-trumpet-06",
+        "5703-47212-0000",
+        "admiralbob77_-_Choice_-_Drum-bass",
+    ],
+)
 def test_matches_librosa_on_real_music_and_speech(stem):
     y = load_audio(LIBROSA_EXAMPLES / f"{stem}.ogg", sr=12000)
     assert_matches_librosa(y)
@@ -69,7 +89,9 @@ def test_batch_independence(rng):
     module = LogMelSpectrogram()
     with torch.inference_mode():
         together = module(torch.from_numpy(batch))
-        alone = torch.cat([module(torch.from_numpy(batch[i : i + 1])) for i in range(8)])
+        alone = torch.cat(
+            [module(torch.from_numpy(batch[i : i + 1])) for i in range(8)]
+        )
     assert torch.equal(together, alone)
 
 

@@ -816,6 +816,8 @@ def test_rows_record_the_backend_averaging(tree, tmp_path):
     )
     used = json.loads(result.rows[0]["transformer_params"])
     assert used["backend_averaging"] == "per_filter"
+
+
 # the study's grid searches against GridSearchCV
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="module")

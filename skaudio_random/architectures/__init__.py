@@ -144,18 +144,25 @@ def _meta_n_features(name: str, nf: int) -> int:
     return int(net(torch.empty(shape, device="meta")).shape[1])
 
 
-_BACKEND = (Option(
-    "backend_averaging", "per_filter", [StrOptions(set(BACKEND_AVERAGING))],
-    """backend_averaging : {"per_filter", "collapsed"}, default="per_filter"
+_BACKEND = (
+    Option(
+        "backend_averaging",
+        "per_filter",
+        [StrOptions(set(BACKEND_AVERAGING))],
+        """backend_averaging : {"per_filter", "collapsed"}, default="per_filter"
         How the three back-end layers are summarised. ``"per_filter"`` averages
         every filter, as the paper describes. ``"collapsed"`` reproduces the
         authors' code, which (by a reshape slip) averaged each back-end layer to
         one value over time and all filters followed by ``n_filters - 1`` zeros;
         the published frame-level numbers were produced that way (SPEC section 9).""",
-),)
-_BATCHNORM = (Option(
-    "batchnorm", None, [StrOptions({"batch"}), None],
-    """batchnorm : {None, "batch"}, default=None
+    ),
+)
+_BATCHNORM = (
+    Option(
+        "batchnorm",
+        None,
+        [StrOptions({"batch"}), None],
+        """batchnorm : {None, "batch"}, default=None
         ``None`` is the paper's model. ``"batch"`` reproduces the batch-normalised
         random network of Choi et al. that the paper's section 3.4 examines (SPEC
         section 8): the input log-mel is normalised per mel band and every block
@@ -164,7 +171,8 @@ _BATCHNORM = (Option(
         features then depend on the other clips of its batch, on ``batch_size``
         and on the order of ``X``, which is why the paper drops it. Needs an int
         ``batch_size`` and no ``memory``.""",
-),)
+    ),
+)
 _MUSIC = MusicallyMotivatedNet
 _TEMPORAL = {"temporal_kernels": TEMPORAL_KERNELS}
 _TIME = {"temporal_kernels": TIME_KERNELS, "temporal_name": "time"}
