@@ -131,9 +131,10 @@ def featurize(transformers, X, *, n_jobs=None, return_seconds=False):
     >>> from skaudio_random import MFCC, VGG, featurize
     >>> from skaudio_random.datasets import load_spoken_digits
     >>> files = load_spoken_digits().filenames[:4]
-    >>> mfcc, vgg = featurize([MFCC(), VGG(width=8, n_frames=47)], files)
-    >>> mfcc.shape, vgg.shape
-    ((4, 120), (4, 160))
+    >>> vgg = VGG(width=8, n_frames=47, fix_length="repeat")
+    >>> mfcc_X, vgg_X = featurize([MFCC(), vgg], files)
+    >>> mfcc_X.shape, vgg_X.shape
+    ((4, 120), (4, 10))
     """
     bad = [
         type(t).__name__
