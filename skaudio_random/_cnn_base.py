@@ -26,7 +26,7 @@ from ._utils import make_generator, resolve_device, seed_from_random_state
 from .architectures import ARCHITECTURES, nf_for_width
 from .architectures._fast import cpu_compute_dtype
 from .audio import fix_length
-from .spectrogram import LogMelSpectrogram
+from .spectrogram import LogMelSpectrogram, log_mel_of_clip
 
 __all__ = ["RandomCNNBase"]
 
@@ -262,38 +262,16 @@ class RandomCNNBase(AudioFeatureTransformer):
         first frames, ``repeat`` tiles log-mel frames (the paper's UrbanSound8K
         rule), ``zero`` pads the audio with silence.
         """
-        frontend = self._frontend
-        n_fft, hop = frontend.n_fft, frontend.hop_length
-        mode, n_frames = self.fix_length, self.n_frames
-        if mode == "zero":
-            y = fix_length(y, max((n_frames - 1) * hop, n_fft), "zero", name=name)
-        elif mode == "repeat" and y.shape[-1] < n_fft:
-            y = fix_length(y, n_fft, "repeat", name=name)
-        elif y.shape[-1] < n_fft:
+        mel = log_mel_of_clip(
+            y, self._frontend, self.n_frames, self.fix_length, name, self._device
+        )
+        if self.fix_length == "none" and mel.shape[-1] < self._network.min_length:
             raise ValueError(
-                f"{name} has {y.shape[-1]} samples, shorter than one STFT window "
-                f"(n_fft={n_fft}); use fix_length='zero' or 'repeat' for short clips."
+                f"{name} gives {mel.shape[-1]} frames; {self._label()} needs "
+                f"at least {self._network.min_length}. Use fix_length='zero' or "
+                "'repeat'."
             )
-        wave = torch.from_numpy(np.ascontiguousarray(y)).to(self._device)
-        mel = frontend(wave[None])[0]  # (n_mels, n_frames_clip)
-        if mode == "none":
-            if mel.shape[-1] < self._network.min_length:
-                raise ValueError(
-                    f"{name} gives {mel.shape[-1]} frames; {self._label()} needs "
-                    f"at least {self._network.min_length}. Use fix_length='zero' or "
-                    "'repeat'."
-                )
-            return mel
-        if mel.shape[-1] < n_frames and mode == "crop":
-            raise ValueError(
-                f"{name} gives {mel.shape[-1]} frames, fewer than n_frames={n_frames}, "
-                "so it cannot be cropped; use fix_length='zero' or 'repeat' for short "
-                "clips."
-            )
-        if mel.shape[-1] < n_frames:  # repeat
-            reps = -(-n_frames // mel.shape[-1])
-            mel = mel.repeat(1, reps)
-        return mel[:, :n_frames]
+        return mel
 
     # -- forward ---------------------------------------------------------------
     def _per_clip_bytes(self, shape: tuple[int, ...]) -> int:

@@ -176,3 +176,56 @@ def log_mel_spectrogram(
 def n_samples_for_frames(n_frames: int, hop_length: int = 256) -> int:
     """Fewest samples whose centred STFT has ``n_frames`` frames."""
     return max(0, (n_frames - 1) * hop_length)
+
+
+def log_mel_of_clip(y, frontend, n_frames: int, mode: str, name: str, device=None):
+    """Log-mel of a whole clip, then the frame-length rule (SPEC section 1).
+
+    The dB floor is relative to the whole clip's maximum; ``crop`` keeps the
+    first ``n_frames`` frames (clips giving fewer are an error), ``repeat`` tiles
+    log-mel frames (the paper's UrbanSound8K rule), ``zero`` pads the audio with
+    silence, ``none`` returns every frame of the clip.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_times,)
+        The clip, at the front end's sample rate.
+    frontend : LogMelSpectrogram
+    n_frames : int
+    mode : {"crop", "repeat", "zero", "none"}
+    name : str
+        How errors name the clip.
+    device : torch.device, default=None
+        Where the clip goes before the front end (its tensor's own device if None).
+
+    Returns
+    -------
+    Tensor of shape (n_mels, n_frames), or (n_mels, clip frames) under ``none``.
+    """
+    from .audio import fix_length
+
+    n_fft, hop = frontend.n_fft, frontend.hop_length
+    if mode == "zero":
+        y = fix_length(y, max((n_frames - 1) * hop, n_fft), "zero", name=name)
+    elif mode == "repeat" and y.shape[-1] < n_fft:
+        y = fix_length(y, n_fft, "repeat", name=name)
+    elif y.shape[-1] < n_fft:
+        raise ValueError(
+            f"{name} has {y.shape[-1]} samples, shorter than one STFT window "
+            f"(n_fft={n_fft}); use fix_length='zero' or 'repeat' for short clips."
+        )
+    wave = torch.from_numpy(np.ascontiguousarray(y))
+    if device is not None:
+        wave = wave.to(device)
+    mel = frontend(wave[None])[0]  # (n_mels, n_frames_clip)
+    if mode == "none":
+        return mel
+    if mel.shape[-1] < n_frames and mode == "crop":
+        raise ValueError(
+            f"{name} gives {mel.shape[-1]} frames, fewer than n_frames={n_frames}, "
+            "so it cannot be cropped; use fix_length='zero' or 'repeat' for short "
+            "clips."
+        )
+    if mel.shape[-1] < n_frames:  # repeat
+        mel = mel.repeat(1, -(-n_frames // mel.shape[-1]))
+    return mel[:, :n_frames]

@@ -38,7 +38,7 @@ from .architectures import ARCHITECTURES, nf_for_width
 from .architectures._blocks import N_MELS, RandomFeatureNet, truncated_normal_
 from .audio import fix_length
 from .network import resolve_model
-from .spectrogram import LogMelSpectrogram
+from .spectrogram import LogMelSpectrogram, log_mel_of_clip
 
 __all__ = ["TrainedNetworkClassifier", "build_network", "prepare_inputs"]
 
@@ -306,32 +306,6 @@ def _deterministic(device: torch.device):
 # --------------------------------------------------------------------------- #
 # the input
 # --------------------------------------------------------------------------- #
-def _mel_of_clip(y, frontend, n_frames: int, mode: str, name: str) -> Tensor:
-    """Log-mel of the whole clip, then the frame-length rule: the rule of the
-    random-feature transformers (SPEC section 1; dB floor relative to the
-    whole clip's maximum, ``repeat`` tiles frames, ``zero`` pads audio)."""
-    n_fft, hop = frontend.n_fft, frontend.hop_length
-    if mode == "zero":
-        y = fix_length(y, max((n_frames - 1) * hop, n_fft), "zero", name=name)
-    elif mode == "repeat" and y.shape[-1] < n_fft:
-        y = fix_length(y, n_fft, "repeat", name=name)
-    elif y.shape[-1] < n_fft:
-        raise ValueError(
-            f"{name} has {y.shape[-1]} samples, shorter than one STFT window "
-            f"(n_fft={n_fft}); use fix_length='zero' or 'repeat' for short clips."
-        )
-    mel = frontend(torch.from_numpy(np.ascontiguousarray(y))[None])[0]
-    if mel.shape[-1] < n_frames and mode == "crop":
-        raise ValueError(
-            f"{name} gives {mel.shape[-1]} frames, fewer than n_frames={n_frames}, "
-            "so it cannot be cropped; use fix_length='zero' or 'repeat' for short "
-            "clips."
-        )
-    if mel.shape[-1] < n_frames:  # repeat
-        mel = mel.repeat(1, -(-n_frames // mel.shape[-1]))
-    return mel[:, :n_frames]
-
-
 def prepare_inputs(
     X,
     input_kind: str,
@@ -382,7 +356,7 @@ def prepare_inputs(
                     y = fix_length(y, length, fix_length_mode, name=clip_name)
                     out[i] = torch.from_numpy(np.ascontiguousarray(y, np.float32))
                 else:
-                    out[i] = _mel_of_clip(
+                    out[i] = log_mel_of_clip(
                         y, frontend, length, fix_length_mode, clip_name
                     )
     return torch.stack(out)

@@ -90,6 +90,29 @@ def channel_means(x: Tensor) -> Tensor:
     return x.flatten(2).mean(dim=2)
 
 
+def check_input_batch(x, input_kind: str, min_length: int, label: str) -> None:
+    """Raise a clear ``ValueError`` unless ``x`` is an input batch of ``label``.
+
+    ``input_kind`` ``"waveform"``: float ``(batch, n_times)``; ``"mel"``: float
+    ``(batch, 96, n_frames)``; the last axis at least ``min_length`` long.
+    """
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point torch.Tensor; got {type(x)}.")
+    wave = input_kind == "waveform"
+    if not (x.ndim == 2 if wave else x.ndim == 3 and x.shape[1] == N_MELS):
+        expected = "(batch, n_times)" if wave else f"(batch, {N_MELS}, n_frames)"
+        raise ValueError(
+            f"x must be a {input_kind} batch of shape {expected} for {label}; got "
+            f"shape {tuple(x.shape)}."
+        )
+    if x.shape[-1] < min_length:
+        unit = "samples" if wave else "frames"
+        raise ValueError(
+            f"x must have at least min_length={min_length} {unit} for {label}; got "
+            f"{x.shape[-1]}."
+        )
+
+
 def check_positive_int(value, name: str) -> int:
     """Raise a ValueError naming ``name`` unless ``value`` is an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -183,21 +206,7 @@ class RandomFeatureNet(nn.Module):
         ]
 
     def _check_input(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor) or not x.is_floating_point():
-            raise ValueError(f"x must be a floating-point torch.Tensor; got {type(x)}.")
-        wave = self.input_kind == "waveform"
-        if not (x.ndim == 2 if wave else x.ndim == 3 and x.shape[1] == N_MELS):
-            expected = "(batch, n_times)" if wave else f"(batch, {N_MELS}, n_frames)"
-            raise ValueError(
-                f"x must be a {self.input_kind} batch of shape {expected}; got shape "
-                f"{tuple(x.shape)}."
-            )
-        if x.shape[-1] < self.min_length:
-            unit = "samples" if wave else "frames"
-            raise ValueError(
-                f"x must have at least min_length={self.min_length} {unit} for "
-                f"{self.name}; got {x.shape[-1]}."
-            )
+        check_input_batch(x, self.input_kind, self.min_length, self.name)
         dtype = next(self.parameters()).dtype
         return x if x.dtype == dtype else x.to(dtype)
 

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ._blocks import N_MELS, truncated_normal_
+from ._blocks import N_MELS, check_input_batch, truncated_normal_
 
 __all__ = [
     "NetworkFeatures",
@@ -503,21 +503,7 @@ class NetworkFeatures(nn.Module):
         ]
 
     def _check_input(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor) or not x.is_floating_point():
-            raise ValueError(f"x must be a floating-point torch.Tensor; got {type(x)}.")
-        wave = self.input_kind == "waveform"
-        if not (x.ndim == 2 if wave else x.ndim == 3 and x.shape[1] == N_MELS):
-            expected = "(batch, n_times)" if wave else f"(batch, {N_MELS}, n_frames)"
-            raise ValueError(
-                f"x must be a {self.input_kind} batch of shape {expected} for network "
-                f"{self.label}; got shape {tuple(x.shape)}."
-            )
-        if x.shape[-1] < self.min_length:
-            unit = "samples" if wave else "frames"
-            raise ValueError(
-                f"x must have at least min_length={self.min_length} {unit} for network "
-                f"{self.label}; got {x.shape[-1]}."
-            )
+        check_input_batch(x, self.input_kind, self.min_length, f"network {self.label}")
         return x if x.dtype == torch.float32 else x.float()
 
     def forward(
