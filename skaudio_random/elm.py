@@ -457,17 +457,24 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
                 "ELMClassifier supports binary, multi-class and multi-label "
                 f"(indicator matrix) targets; y is {target_type!r}."
             )
-        device = resolve_device(self.device)
-
-        self._label_binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
-        T = self._label_binarizer.fit_transform(y).astype(np.float64)
-        self.classes_ = self._label_binarizer.classes_
-        if target_type != "multilabel-indicator" and len(self.classes_) < 2:
+        binarizer = LabelBinarizer(neg_label=-1, pos_label=1)
+        T = binarizer.fit_transform(y).astype(np.float64)
+        if target_type != "multilabel-indicator" and len(binarizer.classes_) < 2:
             raise ValueError(
                 "ELMClassifier needs samples of at least 2 classes in y; got 1 class "
-                f"({self.classes_[0]!r})."
+                f"({binarizer.classes_[0]!r})."
             )
+        return self._fit_targets(X, binarizer, T, sample_weight)
 
+    def _fit_targets(self, X, binarizer, T, sample_weight=None):
+        """The fit once ``X`` is validated and ``y`` coded as ``T`` by ``binarizer``.
+
+        The study's grid search (:mod:`skaudio_random.study._search`) codes the
+        labels of a split once and calls this for every candidate.
+        """
+        device = resolve_device(self.device)
+        self._label_binarizer = binarizer
+        self.classes_ = binarizer.classes_
         self.hidden_weights_, self.hidden_bias_ = self._draw_hidden(X.shape[1])
         with torch.inference_mode():
             H = self._hidden(X, device).to(torch.float64)
@@ -501,6 +508,10 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self._scores(X)
+
+    def _scores(self, X):
+        """:meth:`decision_function` of a validated ``X``."""
         device = resolve_device(self.device)
         with torch.inference_mode():
             H = self._hidden(X, device).to(torch.float64)
@@ -524,7 +535,10 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
             Predicted labels; for multi-label targets an indicator matrix
             (score > 0).
         """
-        scores = self.decision_function(X)
+        return self._labels(self.decision_function(X))
+
+    def _labels(self, scores):
+        """Labels from :meth:`decision_function`'s scores."""
         if self._label_binarizer.y_type_ == "multilabel-indicator":
             return (scores > 0).astype(int)
         if scores.ndim == 1:

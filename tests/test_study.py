@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 from sklearn.svm import SVC
 from sklearn.utils import Bunch
@@ -920,3 +921,87 @@ def test_searches_in_worker_processes_give_the_same_rows_in_the_same_order(
         ]
     assert len(rows[1]) == 8
     assert rows[2] == rows[1]
+
+
+@pytest.mark.parametrize("n_classes", [2, 5])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"C": 0.1},
+        {"C": 100},
+        {"C": 1, "class_weight": "balanced", "random_state": 3},
+        {"C": 10, "tol": 1e-5, "shrinking": False},
+    ],
+)
+def test_direct_libsvm_path_predicts_as_svc(n_classes, params):
+    """The search's libsvm calls give bitwise SVC.fit(...).predict(...)."""
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    from skaudio_random.study import _search
+
+    rng = np.random.default_rng(n_classes)
+    X = rng.standard_normal((90, 12))
+    y = np.array(["b", "a", "c", "e", "d"][:n_classes])[rng.integers(0, n_classes, 90)]
+    X[y == "a"] += 0.7  # some structure, some errors
+    K = rbf_kernel(X, gamma=0.05)
+    train, test = np.arange(60), np.arange(60, 90)
+    K_train, K_test = K[np.ix_(train, train)], K[np.ix_(test, train)]
+    svc = SVC(kernel="precomputed", **params)
+    assert _search._LibsvmFit.supports(svc)
+    ref = svc.fit(K_train, y[train]).predict(K_test)
+    direct = _search._LibsvmFit(y[train])
+    assert direct.accuracy(svc, K_train, K_test, y[test]) == np.average(ref == y[test])
+    # same for a Fortran-ordered float32 kernel (SVC.fit converts it too)
+    K32 = np.asfortranarray(K_train.astype(np.float32))
+    ref = svc.fit(K32, y[train]).predict(K_test)
+    assert direct.accuracy(svc, K32, K_test, y[test]) == np.average(ref == y[test])
+
+
+def test_direct_libsvm_path_warns_errors_and_falls_back_as_svc(capfd):
+    from sklearn.svm import _libsvm
+
+    from skaudio_random.study import _search
+
+    K = np.eye(6) + 0.1
+    y = np.array([0, 1, 0, 1, 0, 1])
+    _libsvm.set_verbosity_wrap(1)  # libsvm's default: a report on stdout per fit
+    _search._LibsvmFit(y).accuracy(SVC(kernel="precomputed"), K, K, y)
+    assert "optimization finished" not in capfd.readouterr().out  # silent as SVC
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        _search._LibsvmFit(y).accuracy(SVC(kernel="precomputed", max_iter=1), K, K, y)
+    with pytest.raises(ValueError, match="greater than one; got 1 class"):
+        _search._LibsvmFit(np.zeros(6)).accuracy(SVC(kernel="precomputed"), K, K, y)
+    with pytest.raises(ValueError, match="square matrix"):
+        _search._LibsvmFit(y).accuracy(SVC(kernel="precomputed"), K[:, :5], K, y)
+    # what the direct path does not reproduce goes through SVC itself
+    assert not _search._LibsvmFit.supports(SVC(kernel="precomputed", break_ties=True))
+    assert not _search._LibsvmFit.supports(SVC(kernel="rbf"))
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_search_elm_path_predicts_as_a_fitted_clone(n_classes):
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
+    from skaudio_random.study import _search
+
+    rng = np.random.default_rng(n_classes)
+    X = rng.standard_normal((80, 10))
+    y = np.array(["w", "x", "y", "z"][:n_classes])[rng.integers(0, n_classes, 80)]
+    X[y == "x"] += 0.5
+    est = Pipeline([("elm", sr.ELMClassifier(device="cpu", random_state=2))])
+    found = _search._ELMFit.supports(est)
+    assert found is not None
+    direct = _search._ELMFit(*found, y[:50])
+    for params in ({"elm__n_hidden": 20}, {"elm__n_hidden": 120, "elm__alpha": 0.5}):
+        ref = clone(est).set_params(**params).fit(X[:50], y[:50]).predict(X[50:])
+        got = direct.accuracy(params, X[:50], X[50:], y[50:])
+        assert got == np.average(ref == y[50:])
+    with pytest.raises(ValueError, match="unexpected grid parameter"):
+        direct.accuracy({"svm__C": 1}, X[:50], X[50:], y[50:])
+    with pytest.raises(ValueError, match="unexpected ELMClassifier parameter"):
+        direct.accuracy({"elm__C": 1}, X[:50], X[50:], y[50:])
+    # labels fit refuses keep fit's own error
+    single = _search._ELMFit(*found, np.zeros(50))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        single.accuracy({"elm__n_hidden": 5}, X[:50], X[50:], y[50:])
