@@ -885,24 +885,54 @@ def test_study_search_refuses_non_finite_features():
 
 
 def test_searches_in_worker_processes_give_the_same_rows_in_the_same_order(
-    tree, tmp_path
+    tree, tmp_path, monkeypatch
 ):
+    import threading
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from skaudio_random.study import _runner
+
+    where = []
+    search_row = _runner._search_row
+
+    def spy(*args, **kwargs):  # runs in this process only in the threads mode
+        where.append(threading.current_thread() is threading.main_thread())
+        return search_row(*args, **kwargs)
+
+    monkeypatch.setattr(_runner, "_search_row", spy)
     rows = {}
-    for jobs in (1, 2):
-        run_study(
-            cv_bunch(tree),
-            models=["mfcc", "vertical_7x96"],
-            widths=[8],
-            runs=2,
-            out=tmp_path / f"jobs{jobs}",
-            memory=tmp_path / "features",
-            device="cpu",
-            transformer_params=PARAMS,
-            inner_splits=2,
-            figures=False,
-            verbose=False,
-            search_jobs=jobs,
-        )
+    for jobs in (1, 2, "threads"):
+        # "threads": one thread per library call, so the searches run in threads
+        single = jobs == "threads"
+        where.clear()
+        saved = torch.get_num_threads()
+        limits = threadpool_limits(1 if single else None)
+        if single:
+            torch.set_num_threads(1)
+        try:
+            run_study(
+                cv_bunch(tree),
+                models=["mfcc", "vertical_7x96"],
+                widths=[8],
+                runs=2,
+                out=tmp_path / f"jobs{jobs}",
+                memory=tmp_path / "features",
+                device="cpu",
+                transformer_params=PARAMS,
+                inner_splits=2,
+                figures=False,
+                verbose=False,
+                search_jobs=2 if single else jobs,
+            )
+        finally:
+            limits.restore_original_limits()
+            torch.set_num_threads(saved)
+        if jobs == 1:
+            assert where == [True] * 7  # 8 rows, one copied (seed-independent)
+        if single:
+            assert where == [False] * 7  # in this process, not its main thread
         rows[jobs] = [
             {
                 k: r[k]
@@ -921,6 +951,7 @@ def test_searches_in_worker_processes_give_the_same_rows_in_the_same_order(
         ]
     assert len(rows[1]) == 8
     assert rows[2] == rows[1]
+    assert rows["threads"] == rows[1]
 
 
 @pytest.mark.parametrize("n_classes", [2, 5])

@@ -176,6 +176,10 @@ def run_study(
         Worker processes (joblib's loky) running the grid searches of different
         rows at once, each with its share of the cores' threads, while this
         process computes the next features; ``1`` runs them in this process.
+        When torch and the BLAS libraries are limited to one thread (e.g.
+        ``threadpoolctl.threadpool_limits(1)`` and ``torch.set_num_threads(1)``,
+        as the command line's ``--threads 1``), the searches run in threads of
+        this process instead, which saves the workers' start-up.
         ``None``: one per CPU core with ``device="cpu"``, one with a GPU. Rows
         are written to ``results.csv`` in the same order either way, and the
         numbers do not depend on it.
@@ -533,7 +537,8 @@ class _Study:
         """The rows of the plan's ``"compute"`` entries, in plan order.
 
         Features are computed here, a task at a time as the searches ask for
-        them; the searches run in ``search_jobs`` worker processes (or here).
+        them; the searches run in ``search_jobs`` worker processes, or threads
+        of this process when it computes on one thread per call (or here).
         """
         jobs = self._search_jobs(plan)
         if self.client is not None:  # one task per row on the cluster's workers
@@ -545,6 +550,16 @@ class _Study:
         if n == 1:
             for job in jobs:
                 yield _search_row(*job)
+            return
+        if _single_threaded():
+            # Every library already runs one thread per call (``--threads 1``,
+            # the demo's default): threads of this process give the same numbers
+            # without starting and feeding worker interpreters (about 5 s of
+            # imports each, and the features pickled to them).
+            parallel = joblib.Parallel(
+                n_jobs=n, backend="threading", return_as="generator"
+            )
+            yield from parallel(joblib.delayed(_search_row)(*job) for job in jobs)
             return
         threads = max(1, joblib.cpu_count() // n)
         parallel = joblib.Parallel(n_jobs=n, return_as="generator")
@@ -739,6 +754,15 @@ class _Study:
         if self.trained:
             _trained.add_section(result, self, figures=figures)
         return result
+
+
+def _single_threaded() -> bool:
+    """Whether torch and every BLAS/OpenMP pool of this process use one thread."""
+    from threadpoolctl import threadpool_info
+
+    return torch.get_num_threads() == 1 and all(
+        pool.get("num_threads", 1) == 1 for pool in threadpool_info()
+    )
 
 
 def _search_row(study, model, width, run, clf, X, X_test, extra, threads=None):
