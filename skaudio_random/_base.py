@@ -95,12 +95,22 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
         A waveform length rule (``n_samples`` with any ``fix_length`` but
         ``"none"``) keeps at most the first ``n_samples``, so only those are
         decoded. ``None`` decodes the whole file: spectrogram models need it,
-        their 80 dB floor being relative to the whole clip's maximum.
+        their 80 dB floor being relative to the whole clip's maximum (under
+        ``crop`` they stream it instead, see :meth:`_load_clip`).
         """
         n_samples = getattr(self, "n_samples", None)
         if self.fix_length == "none" or not isinstance(n_samples, Integral):
             return None
         return int(n_samples)
+
+    def _load_clip(self, audio: AudioInput, i: int):
+        """Clip ``i`` as ``transform`` hands it to :meth:`_transform_clips`.
+
+        The decoded float32 clip at ``sr``, up to :meth:`_decode_limit`. A
+        subclass may return something else its :meth:`_transform_clips` knows
+        (the spectrogram models' streamed crop of a file).
+        """
+        return audio.load(i, self.sr, self._decode_limit())
 
     def _cache_key(self) -> dict:
         params = {
@@ -206,9 +216,8 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
                 else:
                     out[i] = vec
 
-        sr, limit = self.sr, self._decode_limit()
         batches = iter_decoded_batches(
-            lambda i: audio.load(i, sr, limit),
+            lambda i: self._load_clip(audio, i),
             todo,
             self._batch_size(),
             n_workers=n_decode_workers(self.n_jobs),

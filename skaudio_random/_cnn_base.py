@@ -15,6 +15,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,8 +26,8 @@ from ._memory import check_cnn_memory
 from ._utils import make_generator, resolve_device, seed_from_random_state
 from .architectures import ARCHITECTURES, nf_for_width
 from .architectures._fast import cpu_compute_dtype
-from .audio import fix_length
-from .spectrogram import LogMelSpectrogram, log_mel_of_clip
+from .audio import AudioStreamUnavailable, fix_length, iter_audio_blocks, load_audio
+from .spectrogram import LogMelSpectrogram, log_mel_crop_of_blocks, log_mel_of_clip
 
 __all__ = ["RandomCNNBase"]
 
@@ -121,6 +122,12 @@ def _set_tf32(flags) -> None:
             conv, matmul = ("tf32" if f else "ieee" for f in flags)
     torch.backends.cudnn.conv.fp32_precision = conv
     torch.backends.cuda.matmul.fp32_precision = matmul
+
+
+class _FileToCrop(NamedTuple):
+    """A file whose ``crop`` log-mel is streamed when the clip is prepared."""
+
+    path: str
 
 
 class RandomCNNBase(AudioFeatureTransformer):
@@ -273,6 +280,40 @@ class RandomCNNBase(AudioFeatureTransformer):
             )
         return mel
 
+    def _load_clip(self, audio, i: int):
+        """Files under a spectrogram ``crop`` are left for :meth:`_prepare_streamed`.
+
+        Their 80 dB floor depends on the whole file, but the crop needs only
+        the first ``n_frames``: streaming the file into the front end keeps the
+        memory independent of its length. The file is read where the clip is
+        prepared, under the same device and math settings as a decoded clip.
+        """
+        item = audio.items[i]
+        if self._input_kind == "mel" and self.fix_length == "crop":
+            if isinstance(item, str):
+                return _FileToCrop(item)
+        return super()._load_clip(audio, i)
+
+    def _prepare_streamed(self, clip, name: str) -> torch.Tensor:
+        """:meth:`_prepare_mel`, streaming a :class:`_FileToCrop` from disk.
+
+        The log-mel is :func:`~skaudio_random.spectrogram.log_mel_crop_of_blocks`
+        of :func:`~skaudio_random.audio.iter_audio_blocks`: on the CPU bitwise
+        that of the whole decoded file. Files libsndfile cannot stream are
+        decoded whole, as before.
+        """
+        if not isinstance(clip, _FileToCrop):
+            return self._prepare_mel(clip, name)
+        blocks = iter_audio_blocks(clip.path, self.sr)
+        try:
+            return log_mel_crop_of_blocks(
+                blocks, self._frontend, self.n_frames, name, self._device
+            )
+        except AudioStreamUnavailable:
+            return self._prepare_mel(load_audio(clip.path, sr=self.sr), name)
+        finally:
+            blocks.close()
+
     # -- forward ---------------------------------------------------------------
     def _per_clip_bytes(self, shape: tuple[int, ...]) -> int:
         """Largest activation of one clip of ``shape`` (measured on the meta device)."""
@@ -314,7 +355,7 @@ class RandomCNNBase(AudioFeatureTransformer):
 
     def _prepare_fn(self):
         mel = self._input_kind == "mel"
-        return self._prepare_mel if mel else self._prepare_waveform
+        return self._prepare_streamed if mel else self._prepare_waveform
 
     def _transform_clips(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:
         if self._device.type == "cpu" and getattr(self, "batchnorm", None) is None:

@@ -169,6 +169,35 @@ def _stream_mono(
         return None
 
 
+def _mono_blocks(f: sf.SoundFile, sr: int | None, res_type: str):
+    """Yield ``(n_read, mono)`` per block of :data:`DECODE_BLOCK` source frames.
+
+    ``mono`` is the block mixed down (a float64 mean per frame, as
+    :func:`to_mono`) and, when ``sr`` differs from the file's rate, passed
+    through one :class:`soxr.ResampleStream`, so the concatenated blocks equal
+    :func:`soxr.resample` of the whole signal bitwise. ``n_read`` counts the
+    source frames of the block; the last block is shorter than
+    :data:`DECODE_BLOCK` (it may be empty).
+    """
+    sr_native = int(f.samplerate)
+    stream = None
+    if sr is not None and sr != sr_native:
+        stream = soxr.ResampleStream(
+            sr_native, sr, 1, dtype="float32", quality=res_type
+        )
+    while True:
+        block = f.read(DECODE_BLOCK, dtype="float32", always_2d=True)
+        n_read = len(block)
+        last = n_read < DECODE_BLOCK
+        mono = block.mean(axis=1, dtype=np.float64).astype(np.float32)
+        del block
+        if stream is not None:
+            mono = stream.resample_chunk(mono, last=last)
+        yield n_read, mono
+        if last:
+            return
+
+
 def _read_blocks(
     f: sf.SoundFile, path: str, sr: int | None, res_type: str, max_samples: int | None
 ) -> np.ndarray:
@@ -177,38 +206,115 @@ def _read_blocks(
     The output goes into one buffer sized from the file's frame count (grown if
     the count was wrong), so the peak is about the output plus one block.
     """
-    sr_native = int(f.samplerate)
-    ratio = 1.0 if sr is None else sr / sr_native
-    stream = None
-    if sr is not None and sr != sr_native:
-        stream = soxr.ResampleStream(
-            sr_native, sr, 1, dtype="float32", quality=res_type
-        )
+    ratio = 1.0 if sr is None else sr / int(f.samplerate)
     capacity = int(np.ceil(max(f.frames, 0) * ratio)) + 64
     if max_samples is not None:
         capacity = min(capacity, max_samples + int(np.ceil(DECODE_BLOCK * ratio)) + 64)
     out = np.empty(capacity, dtype=np.float32)
     n_out = n_in = 0
-    while True:
-        block = f.read(DECODE_BLOCK, dtype="float32", always_2d=True)
-        n_in += len(block)
-        last = len(block) < DECODE_BLOCK
-        mono = block.mean(axis=1, dtype=np.float64).astype(np.float32)
-        del block
-        if stream is not None:
-            mono = stream.resample_chunk(mono, last=last)
+    for n_read, mono in _mono_blocks(f, sr, res_type):
+        n_in += n_read
         if n_out + len(mono) > len(out):
             grown = np.empty(max(2 * len(out), n_out + len(mono)), dtype=np.float32)
             grown[:n_out] = out[:n_out]
             out = grown
         out[n_out : n_out + len(mono)] = mono
         n_out += len(mono)
-        if last or (max_samples is not None and n_out >= max_samples):
+        if max_samples is not None and n_out >= max_samples:
             break
     if n_in == 0:
         raise ValueError(f"audio file {path!r} holds no samples (zero length).")
     n = n_out if max_samples is None else min(n_out, max_samples)
     return out[:n] if n > len(out) // 2 else out[:n].copy()  # free a large slack
+
+
+class AudioStreamUnavailable(Exception):
+    """:func:`iter_audio_blocks` cannot stream this file: decode it whole.
+
+    Raised for containers libsndfile cannot open and for data it fails to
+    decode part-way; :func:`load_audio` then decodes the file (with librosa's
+    fallback) or reports the error.
+    """
+
+
+def iter_audio_blocks(
+    path: str | os.PathLike, sr: int | None = 12000, *, res_type="HQ"
+):
+    """Yield a file as float32 mono blocks at ``sr``, decoding as it goes.
+
+    The blocks concatenated equal ``load_audio(path, sr, res_type=res_type)``
+    bitwise, and the same checks apply (missing, empty or zero-length files,
+    NaN or infinite samples, samples beyond 2**31), raised with the same
+    messages once the whole file has been read. Memory is one block, whatever
+    the file's length, channel count and rate.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file libsndfile can read.
+    sr : int or None, default=12000
+        Target sample rate in Hz; ``None`` keeps the file's own rate.
+    res_type : str, default="HQ"
+        :func:`soxr.resample` quality.
+
+    Yields
+    ------
+    block : ndarray of shape (n,), dtype float32
+        Consecutive samples at ``sr``; some blocks may be empty.
+
+    Raises
+    ------
+    AudioStreamUnavailable
+        If libsndfile cannot open the file or fails while decoding it.
+    """
+    path = _check_audio_path(path, sr)
+    try:
+        f = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioStreamUnavailable(path) from exc
+    n_in = n_out = n_bad = 0
+    peak = 0.0
+    with f:
+        blocks = _mono_blocks(f, sr, res_type)
+        while True:
+            try:
+                n_read, mono = next(blocks)
+            except StopIteration:
+                break
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise AudioStreamUnavailable(path) from exc
+            n_in += n_read
+            n_out += len(mono)
+            block_peak = peak_amplitude(mono)
+            if np.isfinite(block_peak):
+                peak = max(peak, block_peak)
+            else:
+                n_bad += int(mono.size - np.isfinite(mono).sum())
+            yield mono
+    if n_in == 0:
+        raise ValueError(f"audio file {path!r} holds no samples (zero length).")
+    if n_out == 0:
+        raise ValueError(f"audio file {path!r} is too short to resample to sr={sr}.")
+    if n_bad:
+        raise ValueError(
+            f"audio file {path!r} holds {n_bad} NaN or infinite sample(s); audio "
+            "must be finite."
+        )
+    check_amplitude(peak, f"audio file {path!r}")
+
+
+def _check_audio_path(path: str | os.PathLike, sr) -> str:
+    """``path`` as a str once it names a non-empty file and ``sr`` is valid."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"audio file {path!r} does not exist.")
+    if os.path.isdir(path):
+        raise ValueError(f"audio file {path!r} is a directory, not a file.")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"audio file {path!r} is empty (0 bytes).")
+    if sr is not None and (not isinstance(sr, Integral) or sr <= 0):
+        raise ValueError(f"sr must be a positive int or None; got {sr!r}.")
+    return path
 
 
 def load_audio(
@@ -270,16 +376,7 @@ def load_audio(
     >>> y.dtype, y.shape
     (dtype('float32'), (12000,))
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"audio file {path!r} does not exist.")
-    if os.path.isdir(path):
-        raise ValueError(f"audio file {path!r} is a directory, not a file.")
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"audio file {path!r} is empty (0 bytes).")
-    if sr is not None and (not isinstance(sr, Integral) or sr <= 0):
-        raise ValueError(f"sr must be a positive int or None; got {sr!r}.")
-
+    path = _check_audio_path(path, sr)
     if max_samples is not None and (
         not isinstance(max_samples, Integral) or max_samples < 1
     ):

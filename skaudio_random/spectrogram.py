@@ -92,6 +92,16 @@ class LogMelSpectrogram(nn.Module):
         """Number of frames for a signal of ``n_times`` samples."""
         return 1 + n_times // self.hop_length
 
+    def frames_to_db(self, spec: Tensor) -> Tensor:
+        """Mel power in dB, before the floor, of STFT frames ``(batch, bins, frames)``.
+
+        Each frame's values depend on that frame only, so frames computed in
+        chunks (:func:`log_mel_crop_of_blocks`) take the same path as a whole clip.
+        """
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.matmul(self.mel_basis, power)  # (batch, n_mels, n_frames)
+        return 10.0 * torch.log10(torch.clamp(mel, min=self.amin))
+
     def forward(self, y: Tensor) -> Tensor:
         """Map waveforms ``(batch, n_times)`` to log-mel ``(batch, n_mels, n_frames)``."""
         if y.ndim != 2:
@@ -112,9 +122,7 @@ class LogMelSpectrogram(nn.Module):
             pad_mode="reflect",
             return_complex=True,
         )  # (batch, 1 + n_fft // 2, n_frames)
-        power = spec.real.square() + spec.imag.square()
-        mel = torch.matmul(self.mel_basis, power)  # (batch, n_mels, n_frames)
-        db = 10.0 * torch.log10(torch.clamp(mel, min=self.amin))
+        db = self.frames_to_db(spec)
         if self.top_db is not None:
             floor = db.amax(dim=(1, 2), keepdim=True) - self.top_db
             db = torch.maximum(db, floor)
@@ -229,3 +237,135 @@ def log_mel_of_clip(y, frontend, n_frames: int, mode: str, name: str, device=Non
     if mel.shape[-1] < n_frames:  # repeat
         mel = mel.repeat(1, -(-n_frames // mel.shape[-1]))
     return mel[:, :n_frames]
+
+
+#: STFT frames computed at once by :func:`log_mel_crop_of_blocks` (every chunk
+#: has at least this many: BLAS picks other kernels for narrow matrices).
+STREAM_CHUNK_FRAMES = 256
+
+
+def log_mel_crop_of_blocks(
+    blocks,
+    frontend: LogMelSpectrogram,
+    n_frames: int,
+    name: str,
+    device=None,
+    *,
+    chunk_frames: int = STREAM_CHUNK_FRAMES,
+) -> Tensor:
+    """``crop`` log-mel of a clip arriving in blocks, in memory bounded by the crop.
+
+    Equals ``log_mel_of_clip(np.concatenate(blocks), frontend, n_frames, "crop",
+    name, device)``: the first ``n_frames`` frames, floored ``top_db`` below the
+    maximum over every frame of the whole clip (SPEC section 2). The clip is
+    never held whole: its centred, reflect-padded STFT is computed in chunks of
+    at least ``chunk_frames`` frames from a buffer that keeps the halo (the
+    ``n_fft - hop_length`` samples a chunk's next frame shares with it) and the
+    last ``n_fft // 2 + 1`` samples (for the reflect padding at the end); only
+    the kept frames' dB and the running maximum dB stay. Each frame is computed
+    from the same samples, by the same STFT and :meth:`LogMelSpectrogram.frames_to_db`
+    as the whole clip's, so the result is bitwise the same on the CPU (tested,
+    with tiny blocks and chunks); a GPU FFT or GEMM may round the last bit of a
+    frame differently in a chunk than in the whole clip.
+
+    Parameters
+    ----------
+    blocks : iterable of ndarray of shape (n,), float32
+        Consecutive samples of the clip at the front end's rate (e.g.
+        :func:`skaudio_random.audio.iter_audio_blocks`); blocks may be empty.
+    frontend : LogMelSpectrogram
+    n_frames : int
+        Frames kept.
+    name : str
+        How errors name the clip.
+    device : torch.device, default=None
+        Where the frames are computed (the front end's device).
+    chunk_frames : int, default=STREAM_CHUNK_FRAMES
+        Least frames per STFT chunk; chunks have up to twice as many.
+
+    Returns
+    -------
+    Tensor of shape (n_mels, n_frames)
+
+    Raises
+    ------
+    ValueError
+        With :func:`log_mel_of_clip`'s messages: the clip is shorter than one
+        STFT window, or gives fewer than ``n_frames`` frames.
+    """
+    n_fft, hop = frontend.n_fft, frontend.hop_length
+    half = n_fft // 2  # torch.stft(center=True) pads this much on each side
+    head: list[np.ndarray] = []  # samples before the left padding can be built
+    buf = None  # padded-signal samples from index `start` on
+    start = n_x = next_frame = 0
+    kept: list[Tensor] = []
+    top = None  # running maximum dB over every frame so far
+
+    def compute(t1: int) -> None:
+        nonlocal next_frame, top
+        t0 = next_frame
+        seg = buf[t0 * hop - start : (t1 - 1) * hop + n_fft - start]
+        wave = torch.from_numpy(np.ascontiguousarray(seg))
+        if device is not None:
+            wave = wave.to(device)
+        spec = torch.stft(
+            wave[None],
+            n_fft=n_fft,
+            hop_length=hop,
+            window=frontend.window,
+            center=False,
+            return_complex=True,
+        )  # (1, 1 + n_fft // 2, t1 - t0): the padded signal's frames t0..t1-1
+        db = frontend.frames_to_db(spec)[0]  # (n_mels, t1 - t0)
+        if t0 < n_frames:
+            kept.append(db[:, : min(t1, n_frames) - t0].clone())
+        peak = db.amax()
+        top = peak if top is None else torch.maximum(top, peak)
+        next_frame = t1
+
+    def flush(final: bool) -> None:
+        nonlocal buf, start
+        available = start + len(buf)
+        n_ready = (available - n_fft) // hop + 1 if available >= n_fft else 0
+        while n_ready - next_frame >= 2 * chunk_frames:
+            compute(next_frame + chunk_frames)
+        if final and n_ready > next_frame:
+            compute(n_ready)
+        # keep the next frame's samples and the last half + 1 samples of the clip
+        keep_from = min(next_frame * hop, available - (half + 1))
+        buf = buf[keep_from - start :]
+        start = keep_from
+
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32)
+        n_x += len(block)
+        if buf is None:
+            head.append(block)
+            if n_x > half:  # x[1..half] exist: build the reflect padding
+                x = np.concatenate(head)
+                head = []
+                buf = np.concatenate([x[half:0:-1], x])
+        else:
+            buf = np.concatenate([buf, block])
+        if buf is not None:
+            flush(final=False)
+
+    if n_x < n_fft:
+        raise ValueError(
+            f"{name} has {n_x} samples, shorter than one STFT window "
+            f"(n_fft={n_fft}); use fix_length='zero' or 'repeat' for short clips."
+        )
+    n_total = (n_x + 2 * half - n_fft) // hop + 1
+    if n_total < n_frames:
+        raise ValueError(
+            f"{name} gives {n_total} frames, fewer than n_frames={n_frames}, "
+            "so it cannot be cropped; use fix_length='zero' or 'repeat' for short "
+            "clips."
+        )
+    end = n_x - 2 + half - start  # buf index of the clip's last sample but one
+    buf = np.concatenate([buf, buf[end - half + 1 : end + 1][::-1]])
+    flush(final=True)
+    db = torch.cat(kept, dim=-1)
+    if frontend.top_db is not None:
+        db = torch.maximum(db, top - frontend.top_db)
+    return db
