@@ -190,3 +190,18 @@ def test_iter_audio_blocks_is_load_audio_in_pieces(tmp_path, tiny_blocks, monkey
     monkeypatch.setattr(audio.sf, "SoundFile", unopenable)
     with pytest.raises(audio.AudioStreamUnavailable):
         next(iter_audio_blocks(path))
+
+
+def test_only_cpu_transformers_stream_files(tmp_path):
+    """On a GPU the decoding threads decode crop files whole (they feed the device)."""
+    from skaudio_random._input import AudioInput
+
+    path = write_clip(tmp_path / "a.wav")
+    est = sr.Vertical7x96(width=8, n_frames=N_FRAMES, device="cpu").fit([path])
+    est._validate_params()
+    est._prepare()
+    audio_input = AudioInput([path])
+    assert isinstance(est._load_clip(audio_input, 0), cnn_base._FileToCrop)
+    est._device = torch.device("cuda")  # the policy only; nothing runs on it
+    clip = est._load_clip(audio_input, 0)
+    assert isinstance(clip, np.ndarray) and clip.shape == (3 * 12000,)
