@@ -398,16 +398,23 @@ def shared_decode(args, names, paths, decode_serial) -> dict:
     """All transformers at once with ``skaudio_random.featurize`` (one decode per file).
 
     Reports the decode share (one-thread decode CPU over the run's CPU) and the
-    log-mel share (front-end CPU per file, measured on a sample, times the files
-    and the spectrogram models, each of which still computes its own log-mel).
+    log-mel share: featurize computes a clip's log-mel once per front-end group
+    (the spectrogram models whose front ends agree, one group with this
+    script's models), so the log-mel CPU is the front-end CPU per file,
+    measured on a sample, times the files and the front ends computed per file
+    (the groups, plus any spectrogram model computing its own); the CPU that
+    featurize's shared log-mel threads report is given beside it.
     """
     ests = [make(name, args.e2e_width) for name in names]
     for e in ests:
         e._prepare()
-    n_mel = sum(
-        1 for e in ests if getattr(getattr(e, "_spec", None), "input_kind", "") == "mel"
-    )
-    logmel = logmel_seconds_per_file(paths) * len(paths) * n_mel
+    mel_models = [
+        e for e in ests if getattr(getattr(e, "_spec", None), "input_kind", "") == "mel"
+    ]
+    n_mel = len(mel_models)
+    keys = [e._whole_mel_key() for e in mel_models]
+    n_front_ends = len({k for k in keys if k is not None}) + keys.count(None)
+    logmel = logmel_seconds_per_file(paths) * len(paths) * n_front_ends
     with PeakRSS() as mem:
         t, c = time.perf_counter(), time.process_time()
         _, seconds = skr.featurize(ests, paths, n_jobs=args.n_jobs, return_seconds=True)
@@ -421,8 +428,11 @@ def shared_decode(args, names, paths, decode_serial) -> dict:
         files_per_s=len(paths) / wall,
         decode_cpu_share=decode_serial / cpu,
         logmel_cpu_share=logmel / cpu,
+        shared_logmel_cpu_seconds=seconds["log_mel_cpu"],
+        shared_logmel_wall_seconds=seconds["log_mel"],
         decode_wait_seconds=seconds["decode"],
         n_mel_models=n_mel,
+        n_front_ends=n_front_ends,
         peak_mb=mem.peak / 2**20,
         load=os.getloadavg()[0],
     )
@@ -431,9 +441,12 @@ def shared_decode(args, names, paths, decode_serial) -> dict:
         f"decoded once): wall {wall:.1f} s, CPU {cpu:.1f} s; decode {decode_serial:.1f}"
         f" CPU s = {row['decode_cpu_share']:.0%} of the CPU (waited "
         f"{seconds['decode']:.1f} s); log-mel {logmel:.1f} CPU s = "
-        f"{row['logmel_cpu_share']:.0%} ({n_mel} spectrogram models x "
-        f"{logmel / max(1, n_mel * len(paths)) * 1e3:.1f} ms/file, measured on "
-        f"{min(20, len(paths))} files); peak RSS {row['peak_mb']:.0f} MB; load "
+        f"{row['logmel_cpu_share']:.0%} ({n_mel} spectrogram models sharing "
+        f"{n_front_ends} front end(s) x "
+        f"{logmel / max(1, n_front_ends * len(paths)) * 1e3:.1f} ms/file, measured "
+        f"on {min(20, len(paths))} files; featurize's shared log-mel threads: "
+        f"{seconds['log_mel_cpu']:.1f} CPU s, {seconds['log_mel']:.1f} s wall); "
+        f"peak RSS {row['peak_mb']:.0f} MB; load "
         f"{row['load']:.1f}",
         flush=True,
     )

@@ -46,5 +46,7 @@ def test_speed_quick_runs_and_reports(tmp_path):
     assert all(r["files"] == 2 and r["peak_mb"] > 0 for r in e2e)
     shared = next(r for r in results["end_to_end"] if r["model"] == "SHARED")
     assert shared["files"] == 2 and shared["n_mel_models"] == 2  # Temporal, 7x96
+    assert shared["n_front_ends"] == 1  # their log-mel computed once per file
+    assert shared["shared_logmel_cpu_seconds"] > 0
     assert 0 < shared["decode_cpu_share"] and 0 < shared["logmel_cpu_share"]
     assert "each file decoded once" in proc.stdout
