@@ -371,7 +371,42 @@ def end_to_end(args, names, paths) -> list[dict]:
         )
     )
     rows.append(shared_decode(args, names, paths, decode_serial))
+    if "MFCC" in names:
+        rows.append(mfcc_workers(paths))
     return rows
+
+
+def mfcc_workers(paths, n: int = 20) -> dict:
+    """MFCC's clips one at a time vs ``os.cpu_count()`` at once (the clip
+    workers follow ``torch.get_num_threads()``) on the first ``n`` files,
+    already decoded: wall and CPU seconds of each, and whether the features
+    are bitwise equal."""
+    clips = [load_audio(p, sr=SR) for p in paths[:n]]
+    est = skr.MFCC()
+    est.transform(clips[:2])
+    saved = torch.get_num_threads()
+    row = dict(model="MFCC_WORKERS", files=len(clips))
+    outs = {}
+    try:
+        for workers in (1, os.cpu_count()):
+            torch.set_num_threads(workers)
+            t, c = time.perf_counter(), time.process_time()
+            outs[workers] = est.transform(clips)
+            row[f"wall_{workers}"] = time.perf_counter() - t
+            row[f"cpu_{workers}"] = time.process_time() - c
+    finally:
+        torch.set_num_threads(saved)
+    row["bitwise"] = bool(np.array_equal(*outs.values()))
+    row["load"] = os.getloadavg()[0]
+    many = os.cpu_count()
+    print(
+        f"MFCC on {len(clips)} decoded files: 1 worker {row['wall_1']:.2f} s wall "
+        f"({row['cpu_1']:.2f} CPU s), {many} workers {row[f'wall_{many}']:.2f} s "
+        f"wall ({row[f'cpu_{many}']:.2f} CPU s); bitwise equal: {row['bitwise']}; "
+        f"load {row['load']:.1f}",
+        flush=True,
+    )
+    return row
 
 
 def logmel_seconds_per_file(paths, n: int = 20) -> float:
