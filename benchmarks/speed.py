@@ -31,7 +31,10 @@ Issue 6. For every architecture at the requested widths (paper: 120 and 3500):
   files cut from the librosa example recordings (like GTZAN's), featurized by
   every transformer from paths (decode + resample to 12 kHz + log-mel + network
   + averages, decoding in ``--n-jobs`` threads overlapped with compute), with
-  the decode-only time of the same files and the peak resident memory;
+  the decode-only time of the same files and the peak resident memory; then
+  all of them at once with ``featurize`` (one decode per file, one log-mel per
+  front-end group; decode and log-mel shares of the CPU), and MFCC's clips one
+  at a time vs ``os.cpu_count()`` at once;
 - **memory over many clips** (``--memory-clips``): resident memory after each
   decoded batch while one width-3500 transformer featurizes that many files.
 
