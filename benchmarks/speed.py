@@ -31,7 +31,10 @@ Issue 6. For every architecture at the requested widths (paper: 120 and 3500):
   files cut from the librosa example recordings (like GTZAN's), featurized by
   every transformer from paths (decode + resample to 12 kHz + log-mel + network
   + averages, decoding in ``--n-jobs`` threads overlapped with compute), with
-  the decode-only time of the same files and the peak resident memory;
+  the decode-only time of the same files and the peak resident memory; then
+  all of them at once with ``featurize`` (one decode per file, one log-mel per
+  front-end group; decode and log-mel shares of the CPU), and MFCC's clips one
+  at a time vs ``os.cpu_count()`` at once;
 - **memory over many clips** (``--memory-clips``): resident memory after each
   decoded batch while one width-3500 transformer featurizes that many files.
 
@@ -371,7 +374,42 @@ def end_to_end(args, names, paths) -> list[dict]:
         )
     )
     rows.append(shared_decode(args, names, paths, decode_serial))
+    if "MFCC" in names:
+        rows.append(mfcc_workers(paths))
     return rows
+
+
+def mfcc_workers(paths, n: int = 20) -> dict:
+    """MFCC's clips one at a time vs ``os.cpu_count()`` at once (the clip
+    workers follow ``torch.get_num_threads()``) on the first ``n`` files,
+    already decoded: wall and CPU seconds of each, and whether the features
+    are bitwise equal."""
+    clips = [load_audio(p, sr=SR) for p in paths[:n]]
+    est = skr.MFCC()
+    est.transform(clips[:2])
+    saved = torch.get_num_threads()
+    row = dict(model="MFCC_WORKERS", files=len(clips))
+    outs = {}
+    try:
+        for workers in (1, os.cpu_count()):
+            torch.set_num_threads(workers)
+            t, c = time.perf_counter(), time.process_time()
+            outs[workers] = est.transform(clips)
+            row[f"wall_{workers}"] = time.perf_counter() - t
+            row[f"cpu_{workers}"] = time.process_time() - c
+    finally:
+        torch.set_num_threads(saved)
+    row["bitwise"] = bool(np.array_equal(*outs.values()))
+    row["load"] = os.getloadavg()[0]
+    many = os.cpu_count()
+    print(
+        f"MFCC on {len(clips)} decoded files: 1 worker {row['wall_1']:.2f} s wall "
+        f"({row['cpu_1']:.2f} CPU s), {many} workers {row[f'wall_{many}']:.2f} s "
+        f"wall ({row[f'cpu_{many}']:.2f} CPU s); bitwise equal: {row['bitwise']}; "
+        f"load {row['load']:.1f}",
+        flush=True,
+    )
+    return row
 
 
 def logmel_seconds_per_file(paths, n: int = 20) -> float:
@@ -398,16 +436,23 @@ def shared_decode(args, names, paths, decode_serial) -> dict:
     """All transformers at once with ``skaudio_random.featurize`` (one decode per file).
 
     Reports the decode share (one-thread decode CPU over the run's CPU) and the
-    log-mel share (front-end CPU per file, measured on a sample, times the files
-    and the spectrogram models, each of which still computes its own log-mel).
+    log-mel share: featurize computes a clip's log-mel once per front-end group
+    (the spectrogram models whose front ends agree, one group with this
+    script's models), so the log-mel CPU is the front-end CPU per file,
+    measured on a sample, times the files and the front ends computed per file
+    (the groups, plus any spectrogram model computing its own); the CPU that
+    featurize's shared log-mel threads report is given beside it.
     """
     ests = [make(name, args.e2e_width) for name in names]
     for e in ests:
         e._prepare()
-    n_mel = sum(
-        1 for e in ests if getattr(getattr(e, "_spec", None), "input_kind", "") == "mel"
-    )
-    logmel = logmel_seconds_per_file(paths) * len(paths) * n_mel
+    mel_models = [
+        e for e in ests if getattr(getattr(e, "_spec", None), "input_kind", "") == "mel"
+    ]
+    n_mel = len(mel_models)
+    keys = [e._whole_mel_key() for e in mel_models]
+    n_front_ends = len({k for k in keys if k is not None}) + keys.count(None)
+    logmel = logmel_seconds_per_file(paths) * len(paths) * n_front_ends
     with PeakRSS() as mem:
         t, c = time.perf_counter(), time.process_time()
         _, seconds = skr.featurize(ests, paths, n_jobs=args.n_jobs, return_seconds=True)
@@ -421,8 +466,11 @@ def shared_decode(args, names, paths, decode_serial) -> dict:
         files_per_s=len(paths) / wall,
         decode_cpu_share=decode_serial / cpu,
         logmel_cpu_share=logmel / cpu,
+        shared_logmel_cpu_seconds=seconds["log_mel_cpu"],
+        shared_logmel_wall_seconds=seconds["log_mel"],
         decode_wait_seconds=seconds["decode"],
         n_mel_models=n_mel,
+        n_front_ends=n_front_ends,
         peak_mb=mem.peak / 2**20,
         load=os.getloadavg()[0],
     )
@@ -431,9 +479,12 @@ def shared_decode(args, names, paths, decode_serial) -> dict:
         f"decoded once): wall {wall:.1f} s, CPU {cpu:.1f} s; decode {decode_serial:.1f}"
         f" CPU s = {row['decode_cpu_share']:.0%} of the CPU (waited "
         f"{seconds['decode']:.1f} s); log-mel {logmel:.1f} CPU s = "
-        f"{row['logmel_cpu_share']:.0%} ({n_mel} spectrogram models x "
-        f"{logmel / max(1, n_mel * len(paths)) * 1e3:.1f} ms/file, measured on "
-        f"{min(20, len(paths))} files); peak RSS {row['peak_mb']:.0f} MB; load "
+        f"{row['logmel_cpu_share']:.0%} ({n_mel} spectrogram models sharing "
+        f"{n_front_ends} front end(s) x "
+        f"{logmel / max(1, n_front_ends * len(paths)) * 1e3:.1f} ms/file, measured "
+        f"on {min(20, len(paths))} files; featurize's shared log-mel threads: "
+        f"{seconds['log_mel_cpu']:.1f} CPU s, {seconds['log_mel']:.1f} s wall); "
+        f"peak RSS {row['peak_mb']:.0f} MB; load "
         f"{row['load']:.1f}",
         flush=True,
     )

@@ -27,7 +27,12 @@ from ._utils import make_generator, resolve_device, seed_from_random_state
 from .architectures import ARCHITECTURES, nf_for_width
 from .architectures._fast import cpu_compute_dtype
 from .audio import AudioStreamUnavailable, fix_length, iter_audio_blocks, load_audio
-from .spectrogram import LogMelSpectrogram, log_mel_crop_of_blocks, log_mel_of_clip
+from .spectrogram import (
+    LogMelSpectrogram,
+    log_mel_crop_of_blocks,
+    log_mel_of_clip,
+    whole_clip_key,
+)
 
 __all__ = ["RandomCNNBase"]
 
@@ -73,6 +78,29 @@ def _single_thread():
     """
     torch.set_num_threads(1)
     yield
+
+
+def map_on_clip_workers(fn, n: int) -> list:
+    """``[fn(i) for i in range(n)]``, ``cpu_workers()`` calls at once on the
+    clip workers (in the calling thread when that is one)."""
+    if min(n, cpu_workers()) <= 1:
+        return [fn(i) for i in range(n)]
+    return list(_worker_pool(cpu_workers()).map(fn, range(n)))
+
+
+def map_single_threaded(fn, n: int) -> list:
+    """:func:`map_on_clip_workers` with each call on one torch intra-op thread
+    under ``inference_mode``; torch's thread count is restored afterwards."""
+
+    def one(i: int):
+        with _single_thread(), torch.inference_mode():
+            return fn(i)
+
+    saved = torch.get_num_threads()
+    try:
+        return map_on_clip_workers(one, n)
+    finally:
+        torch.set_num_threads(saved)
 
 
 @contextlib.contextmanager
@@ -262,15 +290,19 @@ class RandomCNNBase(AudioFeatureTransformer):
             )
         return torch.from_numpy(np.ascontiguousarray(y))
 
-    def _prepare_mel(self, y: np.ndarray, name: str) -> torch.Tensor:
+    def _prepare_mel(
+        self, y: np.ndarray, name: str, mel: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Log-mel of the whole clip, then the frame-length rule (SPEC section 1).
 
         The dB floor is relative to the whole clip's maximum; ``crop`` keeps the
         first frames, ``repeat`` tiles log-mel frames (the paper's UrbanSound8K
-        rule), ``zero`` pads the audio with silence.
+        rule), ``zero`` pads the audio with silence. ``mel``: the clip's
+        whole-clip log-mel already computed under :meth:`_whole_mel_key`
+        (the front end is skipped, the frame rule and its checks are not).
         """
         mel = log_mel_of_clip(
-            y, self._frontend, self.n_frames, self.fix_length, name, self._device
+            y, self._frontend, self.n_frames, self.fix_length, name, self._device, mel
         )
         if self.fix_length == "none" and mel.shape[-1] < self._network.min_length:
             raise ValueError(
@@ -298,16 +330,17 @@ class RandomCNNBase(AudioFeatureTransformer):
                 return _FileToCrop(item)
         return super()._load_clip(audio, i)
 
-    def _prepare_streamed(self, clip, name: str) -> torch.Tensor:
+    def _prepare_streamed(self, clip, name: str, mel=None) -> torch.Tensor:
         """:meth:`_prepare_mel`, streaming a :class:`_FileToCrop` from disk.
 
         The log-mel is :func:`~skaudio_random.spectrogram.log_mel_crop_of_blocks`
         of :func:`~skaudio_random.audio.iter_audio_blocks`: on the CPU bitwise
         that of the whole decoded file. Files libsndfile cannot stream are
-        decoded whole, as before.
+        decoded whole, as before. Decoded clips (and their precomputed ``mel``)
+        go to :meth:`_prepare_mel`.
         """
         if not isinstance(clip, _FileToCrop):
-            return self._prepare_mel(clip, name)
+            return self._prepare_mel(clip, name, mel)
         blocks = iter_audio_blocks(clip.path, self.sr)
         try:
             return log_mel_crop_of_blocks(
@@ -317,6 +350,23 @@ class RandomCNNBase(AudioFeatureTransformer):
             return self._prepare_mel(load_audio(clip.path, sr=self.sr), name)
         finally:
             blocks.close()
+
+    def _whole_mel_key(self) -> tuple | None:
+        """Key under which :func:`skaudio_random.featurize` may compute this
+        model's whole-clip log-mel once for every model with the same key
+        (:func:`skaudio_random.spectrogram.whole_clip_key`), on one CPU thread
+        as :meth:`_transform_cpu` does; ``None``: the model computes its own
+        (waveform input, a GPU, or VGG's batch norm, whose CPU path computes
+        the log-mel on the caller's threads).
+        """
+        if (
+            self._input_kind != "mel"
+            or self._device.type != "cpu"
+            or getattr(self, "batchnorm", None) is not None
+        ):
+            return None
+        key = whole_clip_key(self._frontend, self.n_frames, self.fix_length, "cpu")
+        return None if key is None else ("one thread", *key)
 
     # -- forward ---------------------------------------------------------------
     def _per_clip_bytes(self, shape: tuple[int, ...]) -> int:
@@ -361,9 +411,17 @@ class RandomCNNBase(AudioFeatureTransformer):
         mel = self._input_kind == "mel"
         return self._prepare_streamed if mel else self._prepare_waveform
 
-    def _transform_clips(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:
+    def _transform_clips(
+        self, clips: list[np.ndarray], names: list[str], mels=None
+    ) -> np.ndarray:
+        """Features of decoded clips; ``mels``: their whole-clip log-mels (or
+        ``None`` each) computed under :meth:`_whole_mel_key`, which only the
+        CPU path below takes."""
+        if mels is not None and any(m is not None for m in mels):
+            if self._whole_mel_key() is None:  # computed another way: not shareable
+                raise ValueError(f"{self._label()} computes its own log-mel.")
         if self._device.type == "cpu" and getattr(self, "batchnorm", None) is None:
-            return self._transform_cpu(clips, names)
+            return self._transform_cpu(clips, names, mels)
         prepare = self._prepare_fn()
         out = np.empty((len(clips), self._n_features()), dtype=np.float32)
         precision = self.precision
@@ -391,7 +449,9 @@ class RandomCNNBase(AudioFeatureTransformer):
                     out[rows] = feats.float().cpu().numpy()
         return out
 
-    def _transform_cpu(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:
+    def _transform_cpu(
+        self, clips: list[np.ndarray], names: list[str], mels=None
+    ) -> np.ndarray:
         """CPU: each clip alone on one intra-op thread, ``cpu_workers()`` at once.
 
         A clip's features are computed by the same single-threaded code whatever
@@ -399,6 +459,7 @@ class RandomCNNBase(AudioFeatureTransformer):
         ``n_jobs``); running whole clips in parallel keeps every core in large
         GEMMs with no synchronisation between them, which beats splitting each
         operation over the cores (and degrades gracefully on a loaded machine).
+        ``mels``: precomputed whole-clip log-mels, as in :meth:`_transform_clips`.
         """
         prepare = self._prepare_fn()
         network = self._network
@@ -406,21 +467,13 @@ class RandomCNNBase(AudioFeatureTransformer):
         dtype = cpu_compute_dtype(self.precision)  # float32 without bf16 hardware
 
         def one(i: int) -> None:
-            with _single_thread(), torch.inference_mode():
+            if mels is None or mels[i] is None:
                 x = prepare(clips[i], names[i])[None]
-                out[i] = network(x, compute_dtype=dtype)[0].numpy()
-
-        n_workers = min(len(clips), cpu_workers())
-        saved = torch.get_num_threads()
-        try:
-            if n_workers <= 1:
-                for i in range(len(clips)):
-                    one(i)
             else:
-                for _ in _worker_pool(cpu_workers()).map(one, range(len(clips))):
-                    pass
-        finally:
-            torch.set_num_threads(saved)
+                x = prepare(clips[i], names[i], mels[i])[None]
+            out[i] = network(x, compute_dtype=dtype)[0].numpy()
+
+        map_single_threaded(one, len(clips))
         return out
 
     # -- pickling: the network is rebuilt from the seed ------------------------

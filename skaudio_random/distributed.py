@@ -393,11 +393,9 @@ def transform_distributed(
     process; the worker's threads share it) and calls ``transform`` on its
     chunk with one torch thread and one BLAS thread. On the CPU the CNN
     features of a clip are computed by the same single-threaded code as in a
-    local ``transform``, so they are bitwise equal to it. MFCC's, on worker
-    processes, are bitwise equal to a local ``transform`` run with one BLAS
-    thread (numpy's BLAS rounds the mel projection differently with more
-    threads, by about 1e-7 relative); thread workers of this process
-    (``processes=False``) share its BLAS and can differ by that much.
+    local ``transform``, so they are bitwise equal to it; so are MFCC's,
+    which always compute the mel projection on one BLAS thread
+    (:func:`skaudio_random.mfcc.one_blas_thread`).
 
     Parameters
     ----------

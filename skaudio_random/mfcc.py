@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from numbers import Integral
 
 import librosa
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
+from threadpoolctl import ThreadpoolController
 
 from ._base import AudioFeatureTransformer
+from ._cnn_base import map_on_clip_workers
 from .audio import fix_length
 
 __all__ = ["MFCC"]
@@ -21,6 +25,38 @@ _STATS = (
     "delta2_mean",
     "delta2_std",
 )
+
+_BLAS_LOCK = threading.Lock()
+_BLAS = {"users": 0, "controller": None, "limiter": None}
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """BLAS on one thread while any thread of the process is inside.
+
+    The mel filter bank product runs through BLAS, whose result depends on its
+    thread count (OpenBLAS: last-bit differences between one and two threads),
+    so an MFCC computed with the machine's default threads would depend on its
+    core count. One thread makes the features the same everywhere, lets clips
+    run in parallel without oversubscribing the cores, and costs less CPU
+    (OpenBLAS's extra threads spin on these small products). Reference-counted:
+    the limit holds from the first entrant to the last exit, whatever the
+    threads' interleaving.
+    """
+    with _BLAS_LOCK:
+        if _BLAS["users"] == 0:
+            if _BLAS["controller"] is None:
+                _BLAS["controller"] = ThreadpoolController()
+            _BLAS["limiter"] = _BLAS["controller"].limit(limits=1, user_api="blas")
+        _BLAS["users"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS["users"] -= 1
+            if _BLAS["users"] == 0:
+                _BLAS["limiter"].restore_original_limits()
+                _BLAS["limiter"] = None
 
 
 class MFCC(AudioFeatureTransformer):
@@ -52,7 +88,9 @@ class MFCC(AudioFeatureTransformer):
     sr : int, default=12000
         Sample rate the audio is brought to.
     n_jobs : int, default=None
-        Threads decoding audio files.
+        Threads decoding audio files. The clips themselves are computed
+        ``torch.get_num_threads()`` at once, each on one thread, as the CNNs'
+        are (the result does not depend on how many).
     memory : str, os.PathLike or joblib.Memory, default=None
         Folder of the per-clip feature cache (see :class:`TimbralTemporal`).
     verbose : bool or int, default=False
@@ -63,7 +101,9 @@ class MFCC(AudioFeatureTransformer):
     The STFT is centred with reflect padding (librosa's default before 0.10, the
     paper's era). Under ``fix_length="none"`` a clip shorter than ``n_fft=2048``
     samples is an error rather than silently padded: pick ``"zero"`` or
-    ``"repeat"`` for datasets of very short sounds.
+    ``"repeat"`` for datasets of very short sounds. BLAS runs on one thread
+    while a clip is computed (:func:`one_blas_thread`), so the features are the
+    same on every machine, whatever its core count.
 
     References
     ----------
@@ -127,6 +167,10 @@ class MFCC(AudioFeatureTransformer):
     def _n_features(self) -> int:
         return 6 * self.n_mfcc
 
+    def _cache_key(self) -> dict:
+        # features from before BLAS was held to one thread differ in the last bits
+        return {**super()._cache_key(), "blas_threads": 1}
+
     def _feature_names(self) -> list[str]:
         return [f"{stat}_{k:02d}" for stat in _STATS for k in range(self.n_mfcc)]
 
@@ -146,15 +190,16 @@ class MFCC(AudioFeatureTransformer):
 
     def _trajectories(self, y: np.ndarray):
         """The MFCC, delta and double-delta matrices (n_mfcc, frames) of a clip."""
-        mfcc = librosa.feature.mfcc(
-            y=y,
-            sr=self.sr,
-            n_mfcc=self.n_mfcc,
-            n_fft=self.n_fft,
-            hop_length=self.hop_length,
-            n_mels=self.n_mels,
-            pad_mode="reflect",
-        )
+        with one_blas_thread():
+            mfcc = librosa.feature.mfcc(
+                y=y,
+                sr=self.sr,
+                n_mfcc=self.n_mfcc,
+                n_fft=self.n_fft,
+                hop_length=self.hop_length,
+                n_mels=self.n_mels,
+                pad_mode="reflect",
+            )
         if self.delta == "diff":
             d1 = np.diff(mfcc, axis=1)
             d2 = np.diff(d1, axis=1)
@@ -171,9 +216,15 @@ class MFCC(AudioFeatureTransformer):
         return np.concatenate(stats).astype(np.float32)
 
     def _transform_clips(self, clips: list[np.ndarray], names: list[str]) -> np.ndarray:
-        return np.stack(
-            [
-                self._clip_features(self._fix(y, n))
-                for y, n in zip(clips, names, strict=True)
-            ]
-        )
+        """Clips ``cpu_workers()`` at once, each on one thread (librosa's FFTs
+        and BLAS release the GIL); the length rule first, so a bad clip is
+        reported before any work, in clip order."""
+        fixed = [self._fix(y, n) for y, n in zip(clips, names, strict=True)]
+        out = np.empty((len(fixed), self._n_features()), dtype=np.float32)
+
+        def one(i: int) -> None:
+            out[i] = self._clip_features(fixed[i])
+
+        with one_blas_thread():  # held over the batch, not set per clip
+            map_on_clip_workers(one, len(fixed))
+        return out

@@ -72,6 +72,8 @@ class LogMelSpectrogram(nn.Module):
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.n_mels = n_mels
+        self.fmin = fmin
+        self.fmax = fmax
         self.top_db = top_db
         self.amin = amin
         mel_basis = librosa.filters.mel(
@@ -103,7 +105,7 @@ class LogMelSpectrogram(nn.Module):
         return 10.0 * torch.log10(torch.clamp(mel, min=self.amin))
 
     def forward(self, y: Tensor) -> Tensor:
-        """Map waveforms ``(batch, n_times)`` to log-mel ``(batch, n_mels, n_frames)``."""
+        """Waveforms ``(batch, n_times)`` to log-mel ``(batch, n_mels, n_frames)``."""
         if y.ndim != 2:
             raise ValueError(
                 f"expected waveforms of shape (batch, n_times); got {tuple(y.shape)}."
@@ -186,7 +188,9 @@ def n_samples_for_frames(n_frames: int, hop_length: int = 256) -> int:
     return max(0, (n_frames - 1) * hop_length)
 
 
-def log_mel_of_clip(y, frontend, n_frames: int, mode: str, name: str, device=None):
+def log_mel_of_clip(
+    y, frontend, n_frames: int, mode: str, name: str, device=None, mel=None
+):
     """Log-mel of a whole clip, then the frame-length rule (SPEC section 1).
 
     The dB floor is relative to the whole clip's maximum; ``crop`` keeps the
@@ -205,27 +209,17 @@ def log_mel_of_clip(y, frontend, n_frames: int, mode: str, name: str, device=Non
         How errors name the clip.
     device : torch.device, default=None
         Where the clip goes before the front end (its tensor's own device if None).
+    mel : Tensor, default=None
+        The clip's :func:`whole_clip_log_mel` under the same front end, length
+        rule and device, already computed (by :func:`skaudio_random.featurize`
+        for several models at once); only the frame rule is applied then.
 
     Returns
     -------
     Tensor of shape (n_mels, n_frames), or (n_mels, clip frames) under ``none``.
     """
-    from .audio import fix_length
-
-    n_fft, hop = frontend.n_fft, frontend.hop_length
-    if mode == "zero":
-        y = fix_length(y, max((n_frames - 1) * hop, n_fft), "zero", name=name)
-    elif mode == "repeat" and y.shape[-1] < n_fft:
-        y = fix_length(y, n_fft, "repeat", name=name)
-    elif y.shape[-1] < n_fft:
-        raise ValueError(
-            f"{name} has {y.shape[-1]} samples, shorter than one STFT window "
-            f"(n_fft={n_fft}); use fix_length='zero' or 'repeat' for short clips."
-        )
-    wave = torch.from_numpy(np.ascontiguousarray(y))
-    if device is not None:
-        wave = wave.to(device)
-    mel = frontend(wave[None])[0]  # (n_mels, n_frames_clip)
+    if mel is None:
+        mel = whole_clip_log_mel(y, frontend, n_frames, mode, name, device)
     if mode == "none":
         return mel
     if mel.shape[-1] < n_frames and mode == "crop":
@@ -369,3 +363,66 @@ def log_mel_crop_of_blocks(
     if frontend.top_db is not None:
         db = torch.maximum(db, top - frontend.top_db)
     return db
+
+
+def whole_clip_log_mel(y, frontend, n_frames: int, mode: str, name: str, device=None):
+    """The front end's output for a clip before the frame rule of
+    :func:`log_mel_of_clip` (the audio-side part of the length rule applied:
+    ``zero`` pads or cuts the audio, ``repeat`` tiles a clip shorter than one
+    STFT window, other clips shorter than a window are an error).
+
+    Returns
+    -------
+    Tensor of shape (n_mels, clip frames)
+    """
+    from .audio import fix_length
+
+    n_fft = frontend.n_fft
+    if mode == "zero":
+        y = fix_length(y, _zero_length(frontend, n_frames), "zero", name=name)
+    elif mode == "repeat" and y.shape[-1] < n_fft:
+        y = fix_length(y, n_fft, "repeat", name=name)
+    elif y.shape[-1] < n_fft:
+        raise ValueError(
+            f"{name} has {y.shape[-1]} samples, shorter than one STFT window "
+            f"(n_fft={n_fft}); use fix_length='zero' or 'repeat' for short clips."
+        )
+    wave = torch.from_numpy(np.ascontiguousarray(y))
+    if device is not None:
+        wave = wave.to(device)
+    return frontend(wave[None])[0]  # (n_mels, n_frames_clip)
+
+
+def _zero_length(frontend, n_frames: int) -> int:
+    """Samples a clip is padded or cut to under ``fix_length="zero"``."""
+    return max((n_frames - 1) * frontend.hop_length, frontend.n_fft)
+
+
+def whole_clip_key(frontend, n_frames: int, mode: str, device) -> tuple | None:
+    """What :func:`whole_clip_log_mel` depends on besides the clip, for clips of
+    at least ``frontend.n_fft`` samples.
+
+    Equal keys give bitwise the same whole-clip log-mel of such a clip (computed
+    the same way, e.g. on one thread), so models with equal keys can share it:
+    ``crop``, ``repeat`` and ``none`` leave such a clip as it is (they differ
+    only in the frame rule applied afterwards); ``zero`` pads or cuts the audio
+    to a length set by ``n_frames``. ``None`` for a front end other than
+    :class:`LogMelSpectrogram` (its parameters are unknown here).
+    """
+    if type(frontend) is not LogMelSpectrogram:
+        return None
+    audio_rule = ("zero", _zero_length(frontend, n_frames)) if mode == "zero" else ()
+    return (
+        frontend.sr,
+        frontend.n_fft,
+        frontend.hop_length,
+        frontend.n_mels,
+        frontend.fmin,
+        frontend.fmax,
+        frontend.top_db,
+        frontend.amin,
+        frontend.mel_basis.dtype,
+        str(frontend.mel_basis.device),
+        str(device),
+        audio_rule,
+    )

@@ -36,7 +36,11 @@ def test_speed_quick_runs_and_reports(tmp_path):
     for r in results["network"]:
         assert r["clips_per_s"] > 0 and r["mm_before"] > 0
     assert rows["MFCC", "fast"]["gflops"] is None  # not a CNN: time only
-    e2e = [r for r in results["end_to_end"] if r["model"] not in ("TOTAL", "SHARED")]
+    e2e = [
+        r
+        for r in results["end_to_end"]
+        if r["model"] not in ("TOTAL", "SHARED", "MFCC_WORKERS")
+    ]
     assert {r["model"] for r in e2e} == {
         "Temporal",
         "Vertical7x96",
@@ -46,5 +50,9 @@ def test_speed_quick_runs_and_reports(tmp_path):
     assert all(r["files"] == 2 and r["peak_mb"] > 0 for r in e2e)
     shared = next(r for r in results["end_to_end"] if r["model"] == "SHARED")
     assert shared["files"] == 2 and shared["n_mel_models"] == 2  # Temporal, 7x96
+    assert shared["n_front_ends"] == 1  # their log-mel computed once per file
+    assert shared["shared_logmel_cpu_seconds"] > 0
     assert 0 < shared["decode_cpu_share"] and 0 < shared["logmel_cpu_share"]
     assert "each file decoded once" in proc.stdout
+    workers = next(r for r in results["end_to_end"] if r["model"] == "MFCC_WORKERS")
+    assert workers["bitwise"] and workers["files"] == 2

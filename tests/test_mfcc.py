@@ -112,3 +112,62 @@ def test_n_mfcc_is_capped_by_the_mel_bands(rng):
             call(X)
     with pytest.raises(ValueError, match="n_mfcc=129"):
         MFCC(n_mfcc=129).get_feature_names_out()
+
+
+def _clips(rng, n=5, seconds=(8.0, 3.0, 10.0, 0.5, 6.0)):
+    return [
+        (0.1 * rng.standard_normal(int(12000 * s))).astype(np.float32)
+        for s in seconds[:n]
+    ]
+
+
+def test_features_do_not_depend_on_the_blas_threads(rng):
+    # The mel filter bank product goes through BLAS, whose last bits depend on its
+    # thread count: MFCC holds BLAS to one thread, so a 1-core and a 2-core
+    # machine give the same features.
+    from threadpoolctl import threadpool_limits
+
+    clips = _clips(rng)
+    with threadpool_limits(2, user_api="blas"):
+        two = MFCC().transform(clips)
+    with threadpool_limits(1, user_api="blas"):
+        one = MFCC().transform(clips)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_allclose(one[0], reference(clips[0]), rtol=1e-4, atol=1e-4)
+
+
+def test_clips_in_parallel_equal_one_at_a_time(rng, monkeypatch):
+    import torch
+
+    from skaudio_random import _cnn_base
+
+    clips = _clips(rng)
+    workers = []
+    real_pool = _cnn_base._worker_pool
+
+    def pool(n):
+        workers.append(n)
+        return real_pool(n)
+
+    monkeypatch.setattr(_cnn_base, "_worker_pool", pool)
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = MFCC().transform(clips)
+        assert workers == []  # one worker: the calling thread
+        torch.set_num_threads(3)
+        parallel = MFCC().transform(clips)
+        assert workers == [3]
+    finally:
+        torch.set_num_threads(saved)
+    np.testing.assert_array_equal(serial, parallel)  # bitwise
+
+
+def test_a_bad_clip_is_named_before_any_work(rng, monkeypatch):
+    clips = _clips(rng, 3)
+    clips[1] = clips[1][:100]
+    called = []
+    monkeypatch.setattr(MFCC, "_clip_features", lambda self, y: called.append(y))
+    with pytest.raises(ValueError, match=r"X\[1\] has 100 samples"):
+        MFCC().transform(clips)
+    assert called == []
