@@ -20,7 +20,7 @@ from ._blocks import (
     conv1d,
     tf_same_padding,
 )
-from ._fast import conv1d_taps, conv_matrix, padded_map
+from ._fast import conv1d_taps, conv_matrix, max_into, padded_map
 
 __all__ = ["FrameLevelNet", "BACKEND_AVERAGING"]
 
@@ -187,7 +187,7 @@ class FrameLevelNet(RandomFeatureNet):
         n2 = n1 // pool
         p_pad = padded_map((n2, nf), (3,), dtype=dt)
         p = p_pad[3 : 3 + n2]
-        torch.amax(b2[: n2 * pool].view(n2, pool, nf), 1, out=p)
+        max_into(p, b2[: n2 * pool].view(n2, pool, nf).unbind(1))
         del b2
         total = torch.zeros(nf)
 

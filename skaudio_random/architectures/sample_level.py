@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._blocks import RandomFeatureNet, check_positive_int, clamped_max_pool, conv1d
-from ._fast import chunk_units, conv1d_taps, conv_matrix, padded_map
+from ._fast import chunk_units, conv1d_taps, conv_matrix, max_into, padded_map
 
 __all__ = ["SampleLevelNet"]
 
@@ -100,7 +100,7 @@ class SampleLevelNet(RandomFeatureNet):
 
             def pool_into(c, d, o, a=a):
                 rows = dest[(a + c) // pool : (a + d) // pool]
-                torch.amax(o.view(-1, pool, nf), 1, out=rows)
+                max_into(rows, o.view(-1, pool, nf).unbind(1))  # amax: 2-5x slower
 
             weight = self.convs[0].weight
             conv1d_taps(h0, weight, b - a, pool_into, align=pool, out=o_buf[: b - a])
@@ -116,7 +116,7 @@ class SampleLevelNet(RandomFeatureNet):
             dest = nxt[1 : n_next + 1]
 
             def pool_into(a, b, o, dest=dest, pool=pool):
-                torch.amax(o.view(-1, pool, nf), 1, out=dest[a // pool : b // pool])
+                max_into(dest[a // pool : b // pool], o.view(-1, pool, nf).unbind(1))
 
             conv1d_taps(h, conv.weight, n_next * pool, pool_into, align=pool)
             yield f"layer{i}", dest.relu_().mean(0, dtype=torch.float32)
