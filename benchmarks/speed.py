@@ -330,7 +330,7 @@ def end_to_end(args, names, paths) -> list[dict]:
         flush=True,
     )
     total = total_cpu = 0.0
-    for name in names:
+    for name in [] if args.featurize_only else names:
         est = make(name, args.e2e_width, n_jobs=args.n_jobs)
         est.transform(paths[:1])
         mm_before = mm_gflops(args.mm_size)
@@ -360,9 +360,12 @@ def end_to_end(args, names, paths) -> list[dict]:
             flush=True,
         )
     print(
-        f"total, {len(names)} transformers: wall {total:.1f} s, CPU {total_cpu:.1f} s "
-        f"(CPU / {os.cpu_count()} cores = {total_cpu / os.cpu_count():.1f} s: the wall "
-        "time on an otherwise idle machine if both cores stay busy)",
+        "(each transformer's own transform: skipped, --featurize-only)"
+        if args.featurize_only
+        else f"total, {len(names)} transformers: wall {total:.1f} s, CPU "
+        f"{total_cpu:.1f} s (CPU / {os.cpu_count()} cores = "
+        f"{total_cpu / os.cpu_count():.1f} s: the wall time on an otherwise idle "
+        "machine if both cores stay busy)",
         flush=True,
     )
     rows.append(
@@ -551,6 +554,12 @@ def main(argv=None):
     p.add_argument("--no-network", action="store_true", help="skip the network table")
     p.add_argument("--e2e-files", type=int, default=0, help="0: no end-to-end run")
     p.add_argument("--e2e-width", type=int, default=120)
+    p.add_argument(
+        "--featurize-only",
+        action="store_true",
+        help="end to end: only skaudio_random.featurize (one decode per file), "
+        "not each transformer's own transform",
+    )
     p.add_argument("--n-jobs", type=int, default=2, help="decoding threads end to end")
     p.add_argument(
         "--memory-clips",
