@@ -32,6 +32,9 @@ def test_study_folder(tmp_path, capsys):
     out = tmp_path / "out"
     options = "--n-splits 2 --models mfcc vertical_7x96 --widths 8 --runs 2"
     options += " --n-frames 24 --no-nested --device cpu --quiet --svm-max-iter 100000"
+    # searches in this process (worker processes take seconds to start; the
+    # demo test runs the default)
+    options += " --search-jobs 1"
     status = main(
         ["study", "folder", "--data-home", str(tree), "--out", str(out)]
         + options.split()
@@ -128,7 +131,7 @@ def test_study_fsdd_layout(tmp_path):
     assert np.bincount(data.target).tolist() == [6, 6, 6]
     out = tmp_path / "out"
     options = "--n-splits 2 --models mfcc --classifiers svm --widths 8 --runs 1"
-    options += " --max-clips 12 --inner-splits 2 --quiet"
+    options += " --max-clips 12 --inner-splits 2 --quiet --search-jobs 1"
     status = main(
         ["study", "fsdd", "--data-home", str(home), "--out", str(out)] + options.split()
     )

@@ -393,6 +393,7 @@ def test_validation_protocol(tree, tmp_path):
         device="cpu",
         transformer_params=PARAMS,
         verbose=False,
+        search_jobs=1,
     )
     assert len(result.rows) == 2 * 2 * 2
     for r in result.rows:
@@ -492,6 +493,7 @@ def test_figures_are_skipped_without_matplotlib(tree, tmp_path, monkeypatch):
             nested=False,
             out=tmp_path,
             verbose=False,
+            search_jobs=1,
         )
     assert not list(tmp_path.glob("*.png")) and "results.md" in result.files
 
@@ -563,7 +565,11 @@ def test_bad_data(tree, tmp_path):
 # the identity of a study, the lock and damaged files
 # --------------------------------------------------------------------------- #
 def quick_study(data, out, **kwargs):
-    """MFCC + SVM, one run, no nested CV, no figures: a study in about a second."""
+    """MFCC + SVM, one run, no nested CV, no figures: a study in about a second.
+
+    Its searches run in this process: worker processes (the default on the CPU)
+    cost seconds to start per study; cv_study and the search_jobs test use them.
+    """
     kw = dict(
         models=["mfcc"],
         widths=[8],
@@ -573,6 +579,7 @@ def quick_study(data, out, **kwargs):
         figures=False,
         device="cpu",
         verbose=False,
+        search_jobs=1,
     )
     return run_study(data, out=out, **{**kw, **kwargs})
 

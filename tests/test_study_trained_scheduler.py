@@ -27,6 +27,9 @@ STUDY = {
     "transformer_params": PARAMS,
     "nested": False,
     "verbose": False,
+    # searches in this process: worker processes take seconds to start per
+    # study, and test_study covers them (cv_study, search_jobs=2)
+    "search_jobs": 1,
 }
 
 
