@@ -6,11 +6,11 @@ import contextlib
 import threading
 from numbers import Integral
 
-import librosa
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import ThreadpoolController
 
+from . import _librosa_mfcc
 from ._base import AudioFeatureTransformer
 from ._cnn_base import map_on_clip_workers
 from .audio import fix_length
@@ -191,14 +191,13 @@ class MFCC(AudioFeatureTransformer):
     def _trajectories(self, y: np.ndarray):
         """The MFCC, delta and double-delta matrices (n_mfcc, frames) of a clip."""
         with one_blas_thread():
-            mfcc = librosa.feature.mfcc(
-                y=y,
+            mfcc = _librosa_mfcc.mfcc(  # librosa.feature.mfcc's numbers
+                y,
                 sr=self.sr,
                 n_mfcc=self.n_mfcc,
                 n_fft=self.n_fft,
                 hop_length=self.hop_length,
                 n_mels=self.n_mels,
-                pad_mode="reflect",
             )
         if self.delta == "diff":
             d1 = np.diff(mfcc, axis=1)
@@ -206,8 +205,8 @@ class MFCC(AudioFeatureTransformer):
         else:
             n = mfcc.shape[1]
             width = min(9, n if n % 2 else n - 1)  # odd, at most the frame count
-            d1 = librosa.feature.delta(mfcc, width=width, order=1)
-            d2 = librosa.feature.delta(mfcc, width=width, order=2)
+            d1 = _librosa_mfcc.delta(mfcc, width=width, order=1)
+            d2 = _librosa_mfcc.delta(mfcc, width=width, order=2)
         return mfcc, d1, d2
 
     def _clip_features(self, y: np.ndarray) -> np.ndarray:

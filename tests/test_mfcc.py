@@ -1,5 +1,8 @@
 """The MFCC baseline (SPEC section 4)."""
 
+import subprocess
+import sys
+
 import librosa
 import numpy as np
 import pytest
@@ -171,3 +174,41 @@ def test_a_bad_clip_is_named_before_any_work(rng, monkeypatch):
     with pytest.raises(ValueError, match=r"X\[1\] has 100 samples"):
         MFCC().transform(clips)
     assert called == []
+
+
+@pytest.mark.parametrize("n", [2048, 2049, 2100, 2560, 5000, 22050, 100000])
+@pytest.mark.parametrize("n_fft, hop", [(2048, 512), (512, 256), (400, 160)])
+def test_mfcc_and_delta_are_librosa_features_bitwise(n, n_fft, hop):
+    """The MFCC path (skaudio_random._librosa_mfcc) gives librosa.feature's numbers."""
+    from skaudio_random import _librosa_mfcc
+
+    y = (0.1 * np.random.default_rng(n).standard_normal(n)).astype(np.float32)
+    kw = dict(sr=12000, n_mfcc=20, n_fft=n_fft, hop_length=hop, n_mels=40)
+    ref = librosa.feature.mfcc(y=y, pad_mode="reflect", **kw)
+    got = _librosa_mfcc.mfcc(y, **kw)
+    assert got.dtype == ref.dtype and np.array_equal(got, ref)
+    width = min(9, ref.shape[1] if ref.shape[1] % 2 else ref.shape[1] - 1)
+    for order in (1, 2):
+        expected = librosa.feature.delta(ref, width=width, order=order)
+        assert np.array_equal(
+            _librosa_mfcc.delta(ref, width=width, order=order), expected
+        )
+    with pytest.raises(ValueError, match="odd integer >= 3"):
+        _librosa_mfcc.delta(ref, width=4, order=1)
+
+
+def test_mfcc_does_not_compile_librosas_numba_kernels():
+    """librosa.feature / librosa.util.utils compile numba kernels on import (20-30 s
+    with an empty cache); the MFCC transformer needs none of them."""
+    code = (
+        "import sys, numpy as np\n"
+        "from skaudio_random import MFCC\n"
+        "y = np.random.default_rng(0).standard_normal(30000).astype(np.float32)\n"
+        "MFCC(verbose=False).transform([0.1 * y])\n"
+        "print(sorted(m for m in ('librosa.feature', 'librosa.util.utils')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
