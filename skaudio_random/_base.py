@@ -168,7 +168,7 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of path-like, sequence of 1-D arrays, or array of shape (n_clips, n_times)
+        X : sequence of path-like or of 1-D arrays, or array (n_clips, n_times)
             Audio clips: file paths, or waveforms already at ``sr``.
         y : None
             Ignored.
@@ -187,7 +187,7 @@ class AudioFeatureTransformer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of path-like, sequence of 1-D arrays, or array of shape (n_clips, n_times)
+        X : sequence of path-like or of 1-D arrays, or array (n_clips, n_times)
             Audio clips: file paths (decoded, mixed to mono and resampled to
             ``sr``), or waveforms already at ``sr``.
 

@@ -99,8 +99,8 @@ class AudioInput:
             items = list(X)
         else:
             raise ValueError(
-                f"{name} must be a list of audio file paths, a list of 1-D waveforms or "
-                f"a 2-D array (n_clips, n_times); got {type(X).__name__}."
+                f"{name} must be a list of audio file paths, a list of 1-D waveforms "
+                f"or a 2-D array (n_clips, n_times); got {type(X).__name__}."
             )
         if len(items) == 0:
             raise ValueError(
@@ -157,7 +157,8 @@ class AudioInput:
         if X.dtype.kind in "USO":
             if X.ndim != 1:
                 raise ValueError(
-                    f"{self.name} of file paths must be 1-D; got an array of shape {X.shape}."
+                    f"{self.name} of file paths must be 1-D; got an array of shape "
+                    f"{X.shape}."
                 )
             return list(X)
         if np.iscomplexobj(X):
@@ -172,15 +173,16 @@ class AudioInput:
                 )
             if X.shape[1] == 0:
                 raise ValueError(
-                    f"{self.name} has 0 feature(s) (shape={X.shape}) while a minimum of "
-                    "1 is required: each row must be a waveform of at least one sample."
+                    f"{self.name} has 0 feature(s) (shape={X.shape}) while a minimum "
+                    "of 1 is required: each row must be a waveform of at least one "
+                    "sample."
                 )
             return list(X)
         if X.ndim == 1:
             raise ValueError(
-                f"{self.name} must be a list of clips or a 2-D array (n_clips, n_times); "
-                f"got a 1-D array of shape {X.shape}. Reshape your data: for one "
-                "waveform y use [y] or y[None, :]."
+                f"{self.name} must be a list of clips or a 2-D array (n_clips, "
+                f"n_times); got a 1-D array of shape {X.shape}. Reshape your data: for "
+                "one waveform y use [y] or y[None, :]."
             )
         raise ValueError(
             f"{self.name} must be a 2-D array (n_clips, n_times) or a list of clips; "

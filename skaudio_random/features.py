@@ -141,7 +141,7 @@ _DOCS = {
     >>> X = np.random.default_rng(0).standard_normal((2, 24000)).astype(np.float32)
     >>> FrameLevel(n_samples=24000, random_state=0).transform(X).shape
     (2, 160)
-    """,
+    """,  # noqa: E501 (one-line summaries, as in the README table)
     "frame_level_many_shapes": """Frame-level random CNN with five front-end filter lengths (512 ... 32).
 
     Five parallel stride-32 convolutions of lengths 512, 256, 128, 64 and 32
@@ -160,7 +160,7 @@ _DOCS = {
     >>> X = np.random.default_rng(0).standard_normal((2, 24000)).astype(np.float32)
     >>> FrameLevelManyShapes(n_samples=24000, random_state=0).transform(X).shape
     (2, 160)
-    """,
+    """,  # noqa: E501 (one-line summaries, as in the README table)
     "vertical_7x96": """One 7x96 convolution spanning all mel bands (a 1-D convolution over time).
 
     Features are the time-averages of its ReLU maps (160 at width 120, 3585 at
@@ -178,7 +178,7 @@ _DOCS = {
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> Vertical7x96(n_frames=47, random_state=0).transform(X).shape
     (2, 160)
-    """,
+    """,  # noqa: E501 (one-line summaries, as in the README table)
     "vertical_7x86": """One 7x86 convolution, max-pooled over frequency, then time-averaged.
 
     The 86-band kernel slides over 11 frequency positions, giving some pitch
@@ -196,7 +196,7 @@ _DOCS = {
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> Vertical7x86(n_frames=47, random_state=0).transform(X).shape
     (2, 160)
-    """,
+    """,  # noqa: E501 (one-line summaries, as in the README table)
     "timbral": """Musically motivated timbral filters (Pons et al.): six vertical shapes.
 
     Kernels 7x86, 3x86, 1x86, 7x38, 3x38, 1x38 with filter counts in the ratio
@@ -215,7 +215,7 @@ _DOCS = {
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> Timbral(n_frames=47, random_state=0).transform(X).shape
     (2, 112)
-    """,
+    """,  # noqa: E501 (one-line summaries, as in the README table)
     "temporal": """Musically motivated temporal filters over the mean energy envelope.
 
     The log-mel is averaged over bands, then filtered by 1-D kernels of 165, 128,
@@ -270,7 +270,7 @@ _DOCS = {
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> Time(n_frames=47, random_state=0).transform(X).shape
     (2, 112)
-    """,
+    """,  # noqa: E501 (one-line summaries, as in the README table)
     "timbral_time": """Timbral filters and short temporal ("time") filters in one wide layer.
 
     The paper's UrbanSound8K variant of :class:`TimbralTemporal` (112 features at
@@ -288,7 +288,7 @@ _DOCS = {
     >>> X = np.random.default_rng(0).standard_normal((2, 12000)).astype(np.float32)
     >>> TimbralTime(n_frames=47, random_state=0).transform(X).shape
     (2, 112)
-    """,
+    """,  # noqa: E501 (one-line summaries, as in the README table)
     "vgg": """VGG-like random CNN: five blocks of 3x3 convolution, ELU and max-pooling.
 
     Pools (time x mel) 4x2, 4x3, 5x2, 4x2, 4x4; features are the averages of every

@@ -39,11 +39,12 @@ _AUDIO_ONLY = {
     "check_dtype_object": "object arrays are read as lists of file paths, not numbers",
     "check_estimators_dtypes": "integer arrays are not audio; they are rejected with a "
     "clear error asking for float samples",
-    "check_transformer_data_not_an_array": "the check's _NotAnArray wrapper is neither a "
-    "list of clips nor an array",
-    "check_n_features_in": "a clip has no fixed number of features: any length is audio",
-    "check_n_features_in_after_fitting": "fit-less audio transformer: clips of any length "
-    "are valid input, there is no n_features_in_",
+    "check_transformer_data_not_an_array": "the check's _NotAnArray wrapper is "
+    "neither a list of clips nor an array",
+    "check_n_features_in": "a clip has no fixed number of features: any length is "
+    "audio",
+    "check_n_features_in_after_fitting": "fit-less audio transformer: clips of any "
+    "length are valid input, there is no n_features_in_",
 }
 
 
