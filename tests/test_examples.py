@@ -5,7 +5,9 @@ non-interactive Agg backend (the examples then save their figure instead of
 showing it). The subprocess gets ``OMP_NUM_THREADS=1``: the examples push one
 short clip at a time through small networks, where a second intra-op thread
 brings nothing and, on a busy machine (the rest of the suite, other jobs),
-spin-waiting threads slow the passes down many times over.
+spin-waiting threads slow the passes down many times over. Being one-threaded,
+the selected examples run side by side, one per CPU core, started together
+when the first of their tests runs; each test then checks its own example.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import ast
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,8 +49,7 @@ def test_example_has_a_gallery_docstring(path):
     assert len(" ".join(lines[2:]).split()) > 30, f"{path.name}: explain the example"
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_example_runs(path, tmp_path):
+def _run_example(path, folder):
     env = {
         **os.environ,
         "MPLBACKEND": "Agg",
@@ -56,15 +58,40 @@ def test_example_runs(path, tmp_path):
             [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
         ),
     }
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(path)],
-        cwd=tmp_path,
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         timeout=180,
     )
+
+
+@pytest.fixture(scope="module")
+def example_runs(request, tmp_path_factory):
+    """``{name: (finished process, its working folder)}`` of the selected examples.
+
+    They run at once, ``os.cpu_count()`` at a time (each one is one-threaded).
+    """
+    selected = [
+        item.callspec.params["path"]
+        for item in request.session.items
+        if item.originalname == "test_example_runs"
+        and getattr(item, "module", None) is request.module
+    ]
+    folders = {p.name: tmp_path_factory.mktemp(p.stem) for p in selected}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        futures = {
+            p.name: pool.submit(_run_example, p, folders[p.name]) for p in selected
+        }
+        return {name: (f.result(), folders[name]) for name, f in futures.items()}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_runs(path, example_runs):
+    proc, folder = example_runs[path.name]
     assert proc.returncode == 0, proc.stderr[-3000:]
     text, figure = EXPECTED[path.name]
     assert text in proc.stdout, proc.stdout
-    assert (tmp_path / figure).stat().st_size > 5000
+    assert (folder / figure).stat().st_size > 5000
