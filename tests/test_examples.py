@@ -72,7 +72,7 @@ def _run_example(path, folder):
 def example_runs(request, tmp_path_factory):
     """``{name: (finished process, its working folder)}`` of the selected examples.
 
-    They run at once, ``os.cpu_count()`` at a time (each one is one-threaded).
+    They run at once, one per usable CPU core (each one is one-threaded).
     """
     selected = [
         item.callspec.params["path"]
@@ -81,7 +81,8 @@ def example_runs(request, tmp_path_factory):
         and getattr(item, "module", None) is request.module
     ]
     folders = {p.name: tmp_path_factory.mktemp(p.stem) for p in selected}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    with ThreadPoolExecutor(max_workers=cores) as pool:
         futures = {
             p.name: pool.submit(_run_example, p, folders[p.name]) for p in selected
         }
