@@ -77,8 +77,8 @@ def example_runs(request, tmp_path_factory):
     selected = [
         item.callspec.params["path"]
         for item in request.session.items
-        if item.originalname == "test_example_runs"
-        and getattr(item, "module", None) is request.module
+        if getattr(item, "module", None) is request.module  # not doctests
+        and getattr(item, "originalname", None) == "test_example_runs"
     ]
     folders = {p.name: tmp_path_factory.mktemp(p.stem) for p in selected}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
