@@ -30,9 +30,9 @@ import joblib
 import numpy as np
 import torch
 from sklearn.base import clone
-from threadpoolctl import threadpool_limits
 
 from ._cache import resolve_memory_location
+from ._threads import one_native_thread
 
 __all__ = [
     "make_client",
@@ -265,33 +265,34 @@ def make_gpu_cluster(n_gpus: int | None = None):
 _WORKER_ESTIMATORS: OrderedDict = OrderedDict()
 _WORKER_LOCK = threading.Lock()
 _THREADS_LOCK = threading.Lock()
-_THREADS_STATE: dict = {"active": 0, "saved": None, "blas": None}
+_THREADS_STATE: dict = {"active": 0, "saved": None}
 
 
 @contextlib.contextmanager
 def _one_thread_per_task():
-    """Run this task on one torch and one BLAS thread; restore after the last task.
+    """Run this task on one torch, BLAS and OpenMP thread; restore after the last.
 
     The Dask worker's threads are the parallelism: ``T`` tasks at once on a
-    ``T``-thread worker, one core each. ``torch.set_num_threads`` and the BLAS
-    limits (:func:`threadpoolctl.threadpool_limits`) are partly process-wide, so
-    the previous values are restored only when no featurization task of this
-    process is running.
+    ``T``-thread worker, one core each. ``torch.set_num_threads`` and the native
+    limits are partly process-wide, so the previous values are restored only
+    when no featurization task of this process is running; the BLAS and OpenMP
+    limits are the package's shared reference-counted ones
+    (:mod:`skaudio_random._threads`), so an MFCC of another thread keeps its one
+    BLAS thread when a task ends.
     """
     with _THREADS_LOCK:
         if _THREADS_STATE["active"] == 0:
             _THREADS_STATE["saved"] = torch.get_num_threads()
-            _THREADS_STATE["blas"] = threadpool_limits(1)
         _THREADS_STATE["active"] += 1
     torch.set_num_threads(1)
     try:
-        yield
+        with one_native_thread():
+            yield
     finally:
         with _THREADS_LOCK:
             _THREADS_STATE["active"] -= 1
             if _THREADS_STATE["active"] == 0:
                 torch.set_num_threads(_THREADS_STATE["saved"])
-                _THREADS_STATE["blas"].restore_original_limits()
 
 
 def _worker_estimator(key: str, cls, params: dict, items):
@@ -395,7 +396,7 @@ def transform_distributed(
     features of a clip are computed by the same single-threaded code as in a
     local ``transform``, so they are bitwise equal to it; so are MFCC's,
     which always compute the mel projection on one BLAS thread
-    (:func:`skaudio_random.mfcc.one_blas_thread`).
+    (:func:`skaudio_random._threads.one_blas_thread`).
 
     Parameters
     ----------

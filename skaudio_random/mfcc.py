@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from threadpoolctl import ThreadpoolController
 
 from . import _librosa_mfcc
 from ._base import AudioFeatureTransformer
 from ._cnn_base import map_on_clip_workers
+from ._threads import one_blas_thread
 from .audio import fix_length
 
 __all__ = ["MFCC"]
@@ -25,38 +23,6 @@ _STATS = (
     "delta2_mean",
     "delta2_std",
 )
-
-_BLAS_LOCK = threading.Lock()
-_BLAS = {"users": 0, "controller": None, "limiter": None}
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """BLAS on one thread while any thread of the process is inside.
-
-    The mel filter bank product runs through BLAS, whose result depends on its
-    thread count (OpenBLAS: last-bit differences between one and two threads),
-    so an MFCC computed with the machine's default threads would depend on its
-    core count. One thread makes the features the same everywhere, lets clips
-    run in parallel without oversubscribing the cores, and costs less CPU
-    (OpenBLAS's extra threads spin on these small products). Reference-counted:
-    the limit holds from the first entrant to the last exit, whatever the
-    threads' interleaving.
-    """
-    with _BLAS_LOCK:
-        if _BLAS["users"] == 0:
-            if _BLAS["controller"] is None:
-                _BLAS["controller"] = ThreadpoolController()
-            _BLAS["limiter"] = _BLAS["controller"].limit(limits=1, user_api="blas")
-        _BLAS["users"] += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS["users"] -= 1
-            if _BLAS["users"] == 0:
-                _BLAS["limiter"].restore_original_limits()
-                _BLAS["limiter"] = None
 
 
 class MFCC(AudioFeatureTransformer):
@@ -190,6 +156,8 @@ class MFCC(AudioFeatureTransformer):
 
     def _trajectories(self, y: np.ndarray):
         """The MFCC, delta and double-delta matrices (n_mfcc, frames) of a clip."""
+        # the mel product's last bits depend on BLAS's thread count (OpenBLAS):
+        # one thread gives the same MFCC on every machine, at less CPU
         with one_blas_thread():
             mfcc = _librosa_mfcc.mfcc(  # librosa.feature.mfcc's numbers
                 y,
