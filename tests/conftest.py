@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import os
+
+# Before torch loads its OpenMP runtime: idle OpenMP threads sleep instead of
+# spinning. The suite runs in several processes (pytest-xdist) and many tests
+# start subprocesses, so cores are shared; spinning threads then burn the time
+# that the other processes need (the suite took about 20% less wall time, and
+# less CPU, on 2 cores with this setting).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from pathlib import Path
 
 import numpy as np

@@ -1,5 +1,8 @@
 """scikit-learn's common estimator checks over every public transformer."""
 
+import re
+
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
@@ -52,6 +55,18 @@ def _expected_failed(estimator):
     return _AUDIO_ONLY
 
 
-@parametrize_with_checks(list(_instances()), expected_failed_checks=_expected_failed)
+def _stable_ids(mark):
+    """``mark`` with test ids free of memory addresses (the user network's
+    ``<function small_network at 0x...>``), which differ between the processes
+    of a parallel run (pytest-xdist) and would make them collect other tests."""
+    sklearn_id = mark.kwargs["ids"]
+    return pytest.mark.parametrize(
+        *mark.args, ids=lambda obj: re.sub(r"\s*at\s*0x[0-9a-f]+", "", sklearn_id(obj))
+    )
+
+
+@_stable_ids(
+    parametrize_with_checks(list(_instances()), expected_failed_checks=_expected_failed)
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
