@@ -5,9 +5,9 @@ non-interactive Agg backend (the examples then save their figure instead of
 showing it). The subprocess gets ``OMP_NUM_THREADS=1``: the examples push one
 short clip at a time through small networks, where a second intra-op thread
 brings nothing and, on a busy machine (the rest of the suite, other jobs),
-spin-waiting threads slow the passes down many times over. Being one-threaded,
-the selected examples run side by side, one per CPU core, started together
-when the first of their tests runs; each test then checks its own example.
+spin-waiting threads slow the passes down many times over. Each example is a
+test of its own, so a parallel run (pytest-xdist) spreads them over its
+processes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import ast
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -68,31 +67,10 @@ def _run_example(path, folder):
     )
 
 
-@pytest.fixture(scope="module")
-def example_runs(request, tmp_path_factory):
-    """``{name: (finished process, its working folder)}`` of the selected examples.
-
-    They run at once, one per usable CPU core (each one is one-threaded).
-    """
-    selected = [
-        item.callspec.params["path"]
-        for item in request.session.items
-        if getattr(item, "module", None) is request.module  # not doctests
-        and getattr(item, "originalname", None) == "test_example_runs"
-    ]
-    folders = {p.name: tmp_path_factory.mktemp(p.stem) for p in selected}
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    with ThreadPoolExecutor(max_workers=cores) as pool:
-        futures = {
-            p.name: pool.submit(_run_example, p, folders[p.name]) for p in selected
-        }
-        return {name: (f.result(), folders[name]) for name, f in futures.items()}
-
-
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_example_runs(path, example_runs):
-    proc, folder = example_runs[path.name]
+def test_example_runs(path, tmp_path):
+    proc = _run_example(path, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text, figure = EXPECTED[path.name]
     assert text in proc.stdout, proc.stdout
-    assert (folder / figure).stat().st_size > 5000
+    assert (tmp_path / figure).stat().st_size > 5000
