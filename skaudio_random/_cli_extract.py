@@ -17,7 +17,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ._cli_options import add_scheduler_option
-from ._resolve import make_transformer, model_label, model_names
+from ._names import builtin_model_names
 
 __all__ = [
     "collect_inputs",
@@ -287,6 +287,8 @@ def _extract(args, *, client) -> int:
             )
     elif args.hop is not None:
         raise ValueError("--hop needs --window (frame-level features).")
+    from ._resolve import make_transformer, model_label
+
     # every model is checked before anything is computed or written
     models = {}
     for model in args.models:
@@ -439,7 +441,7 @@ def add_parser(sub, common) -> None:
         nargs="+",
         default=["timbral_temporal"],
         metavar="MODEL",
-        help=f"one or more of {model_names()} or import paths "
+        help=f"one or more of {builtin_model_names()} or import paths "
         "package.module:factory of your own networks (files are named by the "
         "factory's name; default: timbral_temporal)",
     )

@@ -39,7 +39,7 @@ from ._cli_extract import (
     features_or_errors,
     transformer_params,
 )
-from ._resolve import make_transformer, model_names
+from ._names import builtin_model_names
 
 __all__ = ["load_model_file", "save_model_file", "add_parsers", "MODEL_FORMAT"]
 
@@ -176,6 +176,8 @@ def run_train(args) -> int:
         params["fix_length"] = data.fix_length
     if args.model == "mfcc" and params["fix_length"] == "crop":
         params["fix_length"] = "none"  # MFCC reads whole clips (SPEC 4)
+    from ._resolve import make_transformer
+
     transformer = make_transformer(args.model, memory=args.memory, **params)
     X, ok, failed = features_or_errors(
         transformer, list(data.filenames), desc=args.model, quiet=args.quiet
@@ -330,7 +332,7 @@ def add_parsers(sub, common) -> None:
         "--model",
         default="timbral_temporal",
         metavar="MODEL",
-        help=f"one of {model_names()} or an import path package.module:factory "
+        help=f"one of {builtin_model_names()} or an import path package.module:factory "
         "of your own network (it must stay importable for predict; default: "
         "timbral_temporal)",
     )

@@ -306,8 +306,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     from ._cli_options import add_scheduler_option, add_trained_options
-    from ._resolve import model_names
-    from .study import CLASSIFIERS
+    from ._names import CLASSIFIERS, builtin_model_names
 
     st = sub.add_parser(
         "study",
@@ -337,7 +336,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="MODEL",
         help="default: the paper's set for the dataset; any of "
-        f"{model_names()}, or an import path package.module:factory naming a "
+        f"{builtin_model_names()}, or an import path package.module:factory naming a "
         "network factory or a transformer class (rows are labelled by the "
         "factory's name)",
     )

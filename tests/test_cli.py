@@ -299,3 +299,68 @@ def test_subset_keeps_folds_groups_and_test_split():
     assert subset(data, 100) is data
     with pytest.raises(ValueError, match="--max-clips must be a positive int"):
         subset(data, 0)
+
+
+# --------------------------------------------------------------------------- #
+# a light start: the help and the package import do not load torch
+# --------------------------------------------------------------------------- #
+def _modules_after(code):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+    proc = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import skaudio_random",
+        "from skaudio_random.cli import main\n"
+        "import contextlib, io\n"
+        "for argv in (['--help'], ['study', '--help'], ['extract', '--help'],"
+        " ['train', '--help'], ['predict', '--help'], ['demo', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        try:\n"
+        "            main(argv)\n"
+        "        except SystemExit as exc:\n"
+        "            assert exc.code == 0, argv",
+    ],
+    ids=["import", "help"],
+)
+def test_import_and_help_do_not_load_torch(code):
+    loaded = _modules_after(code)
+    assert "'skaudio_random'" in loaded
+    for heavy in ("torch", "sklearn", "librosa", "scipy"):
+        assert f"'{heavy}'" not in loaded, heavy
+
+
+def test_lazy_names_are_the_registry_and_the_modules():
+    import skaudio_random
+    from skaudio_random import _names, features, study
+    from skaudio_random.architectures import ARCHITECTURES
+
+    assert list(_names.BUILTIN_MODELS) == list(ARCHITECTURES)
+    assert skaudio_random._FEATURES == tuple(features.__all__)
+    assert study.CLASSIFIERS == _names.CLASSIFIERS
+    for name in skaudio_random.__all__:
+        value = getattr(skaudio_random, name)
+        assert value.__module__.startswith("skaudio_random."), name
+        assert name in dir(skaudio_random)
+    assert skaudio_random.study.run_study is skaudio_random.run_study
+    with pytest.raises(AttributeError, match="no attribute 'SampleLevl'"):
+        skaudio_random.SampleLevl  # noqa: B018
+
+
+def test_help_lists_the_registry_models(capsys):
+    from skaudio_random.network import model_names
+
+    with pytest.raises(SystemExit):
+        main(["extract", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert str(model_names()).replace(" ", "") in text.replace(" ", "")

@@ -11,8 +11,8 @@ resume), ``_protocol`` (the paper's classifiers and protocols), ``_runner``
 (:func:`run_study`) and ``_report`` (tables, t-tests, figures).
 """
 
+from .._names import CLASSIFIERS
 from ._models import MODELS, default_models
-from ._protocol import CLASSIFIERS
 from ._report import StudyResult
 from ._runner import run_study
 from ._store import RESULT_COLUMNS

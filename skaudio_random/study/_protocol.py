@@ -16,8 +16,6 @@ from ..grids import paper_elm_grid, paper_svm_grid
 from ..kernels import make_kernel_svc
 from . import _search
 
-CLASSIFIERS = ("svm", "elm")
-
 
 def classifier(name: str, run: int, fast_svm: bool, device: str, svm_params: dict):
     """(pipeline, param_grid) of the paper's classifier and grid."""

@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import (
 from tqdm.auto import tqdm
 
 from .._cache import resolve_memory_location
+from .._names import CLASSIFIERS
 from .._utils import resolve_device
 from ..kernels import clear_kernel_cache
 from ..multi import featurize
@@ -36,7 +37,6 @@ from ._checks import (
     check_widths,
 )
 from ._models import StudyModel, default_models, study_models
-from ._protocol import CLASSIFIERS
 
 __all__ = ["run_study"]
 
