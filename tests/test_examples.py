@@ -48,7 +48,8 @@ def test_example_has_a_gallery_docstring(path):
     assert len(" ".join(lines[2:]).split()) > 30, f"{path.name}: explain the example"
 
 
-def _run_example(path, folder):
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_runs(path, tmp_path):
     env = {
         **os.environ,
         "MPLBACKEND": "Agg",
@@ -57,19 +58,14 @@ def _run_example(path, folder):
             [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
         ),
     }
-    return subprocess.run(
+    proc = subprocess.run(
         [sys.executable, str(path)],
-        cwd=folder,
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
         timeout=180,
     )
-
-
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_example_runs(path, tmp_path):
-    proc = _run_example(path, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text, figure = EXPECTED[path.name]
     assert text in proc.stdout, proc.stdout
