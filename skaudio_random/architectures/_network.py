@@ -60,6 +60,7 @@ __all__ = [
     "paper_init_",
     "plugin",
     "structure_digest",
+    "behaviour_digest",
     "import_object",
 ]
 
@@ -574,6 +575,125 @@ def structure_digest(module: nn.Module, extra=()) -> str:
             except (OSError, TypeError):
                 h.update(cls.__qualname__.encode())
     h.update(repr(tuple(extra)).encode())
+    return h.hexdigest()
+
+
+class NondeterministicNetworkError(ValueError):
+    """A network gave two different outputs for the same input (see
+    :func:`behaviour_digest`)."""
+
+
+#: Projections of a probe's output that :func:`behaviour_digest` hashes.
+_N_PROBE_PROJECTIONS = 8
+
+
+def _probe_input(input_kind: str, length: int, device) -> Tensor:
+    """A fixed, seeded input of the built-ins' kind: a log-mel batch in dB
+    (about -40 +- 20) or a waveform batch (about +-0.1)."""
+    g = torch.Generator().manual_seed(20190512)
+    if input_kind == "waveform":
+        x = 0.1 * torch.randn(1, length, generator=g)
+    else:
+        x = -40.0 + 20.0 * torch.randn(1, N_MELS, length, generator=g)
+    return x.to(device)
+
+
+def behaviour_digest(forward, input_kind: str, length: int, state=(), device="cpu"):
+    """A hash of what a network computes, found by running it on a fixed input.
+
+    The cache key of a user network cannot rely on source text alone: two
+    lambdas with the same structure, a constructor argument that ``repr()``
+    does not show or an edited helper that ``forward`` calls change the
+    features but not the text that can be read. This probes the behaviour:
+    ``forward`` runs twice on a fixed, seeded input of ``length`` frames
+    (``input_kind="mel"``) or samples (``"waveform"``); the hash covers the
+    values of ``state`` (the network's parameters and buffers) and eight
+    fixed random projections of the output, each rounded to four significant
+    digits (so that the last-bit differences of another machine's BLAS almost
+    never change the key; when they do, features are recomputed, never reused
+    wrongly).
+
+    Parameters
+    ----------
+    forward : callable
+        ``forward(x) -> Tensor`` (the network in evaluation mode).
+    input_kind : {"mel", "waveform"}
+    length : int
+        Frames or samples of the probe input (at least the network's minimum).
+    state : iterable of (str, Tensor), default=()
+        Named parameters and buffers to hash by value, checked unchanged by
+        the two forward passes.
+    device : str or torch.device, default="cpu"
+        Where the probe input is put (the network's device).
+
+    Returns
+    -------
+    digest : str
+        32 hexadecimal digits.
+
+    Raises
+    ------
+    NondeterministicNetworkError
+        If the two passes differ or change ``state`` (dropout in training mode,
+        random numbers drawn in ``forward``, a ``forward`` that updates its own
+        weights): such a network's features differ from one call to the next
+        and no cache or test split could be trusted.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Conv1d(96, 4, 3)
+    >>> a = behaviour_digest(lambda x: net(x).mean(2), "mel", 16)
+    >>> b = behaviour_digest(lambda x: torch.tanh(net(x)).mean(2), "mel", 16)
+    >>> a == b
+    False
+    >>> drop = torch.nn.Dropout(0.5).train()
+    >>> behaviour_digest(lambda x: drop(net(x)).mean(2), "mel", 16)
+    Traceback (most recent call last):
+    ...
+    skaudio_random.architectures._network.NondeterministicNetworkError: ...
+    """
+    state = list(state)
+    before = [t.detach().clone() for _, t in state]
+    x = _probe_input(input_kind, int(length), device)
+    with torch.no_grad():
+        first = forward(x.clone()).detach().float().cpu()
+        second = forward(x.clone()).detach().float().cpu()
+    changed = [
+        name
+        for (name, t), old in zip(state, before, strict=True)
+        if not torch.equal(t.detach(), old)
+    ]
+    with torch.no_grad():
+        for (_, t), old in zip(state, before, strict=True):
+            t.copy_(old)  # a forward that edits its weights leaves them as found
+    same = first.shape == second.shape and torch.allclose(
+        first, second, rtol=1e-5, atol=1e-6 * float(first.abs().max().clamp(min=1e-30))
+    )
+    if changed or not same:
+        what = (
+            f"its forward pass changed {', '.join(changed[:3])}"
+            if changed
+            else "two forward passes on the same input gave different outputs"
+        )
+        raise NondeterministicNetworkError(
+            f"the network is not deterministic: {what} (dropout in training mode, "
+            "random numbers drawn in forward, or a forward that updates its own "
+            "weights?). Random-weight features must be the same on every call; "
+            "make the network deterministic (e.g. call .eval() on dropout layers)."
+        )
+    flat = first.reshape(-1).double()
+    g = torch.Generator().manual_seed(0)
+    proj = torch.randn(
+        _N_PROBE_PROJECTIONS, flat.numel(), generator=g, dtype=flat.dtype
+    )
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr(tuple(first.shape)).encode())
+    for value in (proj @ flat).tolist():
+        h.update(f"{value:.3e}".encode())
+    for name, t in state:
+        h.update(name.encode())
+        h.update(t.detach().cpu().float().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
