@@ -95,7 +95,9 @@ class _Payload:
 def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     X, y = _clips()
     marker = tmp_path / "marker"
-    torch.save({"format": 2, "fingerprint": _Payload(marker)}, tmp_path / "checkpoint.pt")
+    torch.save(
+        {"format": 2, "fingerprint": _Payload(marker)}, tmp_path / "checkpoint.pt"
+    )
     with pytest.raises(ValueError, match=r"checkpoint\.pt.*not loaded.*delete it"):
         _tiny(checkpoint_dir=tmp_path).fit(X, y)
     assert not marker.exists()
