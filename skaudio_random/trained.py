@@ -13,9 +13,13 @@ one's own data (see :mod:`skaudio_random.premise`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import itertools
 import math
 import os
+import pickle
+import re
 import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -36,6 +40,7 @@ from ._input import AudioInput, iter_decoded_batches, n_decode_workers
 from ._utils import make_generator, resolve_device, seed_from_random_state
 from .architectures import ARCHITECTURES, nf_for_width
 from .architectures._blocks import N_MELS, RandomFeatureNet, truncated_normal_
+from .architectures._network import NondeterministicNetworkError, behaviour_digest
 from .audio import fix_length
 from .network import resolve_model
 from .spectrogram import LogMelSpectrogram, log_mel_of_clip
@@ -46,7 +51,8 @@ INPUT_KINDS = ("mel", "waveform")
 #: fix_length modes that give every clip the same length (training needs batches).
 TRAIN_FIX_LENGTH = ("crop", "repeat", "zero")
 _CHECKPOINT = "checkpoint.pt"
-_CHECKPOINT_FORMAT = 1
+#: 2: read with weights_only=True; the fingerprint is a dict of hashes.
+_CHECKPOINT_FORMAT = 2
 _CONVS = (nn.Conv1d, nn.Conv2d)
 
 
@@ -363,6 +369,82 @@ def prepare_inputs(
 
 
 # --------------------------------------------------------------------------- #
+# checkpoints
+# --------------------------------------------------------------------------- #
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+
+_START_OVER = "delete it, or use another checkpoint_dir, to start the fit over."
+#: What a fingerprint part that differs says about the checkpoint's fit.
+_FINGERPRINT_PARTS = {
+    "parameters": "other parameters",
+    "data": "other data",
+    "network": "the network computes something else (was it edited?)",
+}
+
+
+def _stable_identity(value) -> str:
+    """``value`` as text that is the same in every process.
+
+    The ``repr`` of a function, or of a partial or an estimator holding one,
+    shows a memory address. Here functions and classes are named by module and
+    qualified name, partials by their function and arguments, estimators by
+    their class and parameters, containers item by item; any other value by its
+    ``repr`` without addresses. Two objects of one name (two lambdas) are told
+    apart by the behaviour digest of the network, not here.
+    """
+    if isinstance(value, functools.partial):
+        args = [_stable_identity(a) for a in value.args]
+        args += [
+            f"{k}={_stable_identity(v)}" for k, v in sorted(value.keywords.items())
+        ]
+        return f"partial({_stable_identity(value.func)}, {', '.join(args)})"
+    if isinstance(value, BaseEstimator):
+        params = sorted(value.get_params(deep=False).items())
+        inner = ", ".join(f"{k}={_stable_identity(v)}" for k, v in params)
+        return f"{_stable_identity(type(value))}({inner})"
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}({', '.join(map(_stable_identity, value))})"
+    if isinstance(value, dict):
+        items = sorted((repr(k), _stable_identity(v)) for k, v in value.items())
+        return f"dict({', '.join(f'{k}: {v}' for k, v in items)})"
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', None)}:{value.__qualname__}"
+    return _ADDRESS.sub("", repr(value))
+
+
+def _read_checkpoint(path: Path) -> dict:
+    """The checkpoint at ``path``, read as tensors and plain values only.
+
+    ``weights_only=True`` refuses any other object, so a crafted file runs no
+    code; every failure is a ValueError that names the file.
+    """
+    where = f"checkpoint file {os.fspath(path)!r}"
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = _UNSAFE_GLOBAL.search(str(exc))
+        what = f" ({found.group(1)})" if found else ""
+        raise ValueError(
+            f"{where} holds objects other than tensors and plain values{what}, so "
+            "it was not loaded and nothing in it ran: it was not written by this "
+            f"package; {_START_OVER}"
+        ) from exc
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise ValueError(
+            f"cannot read {where}: it is truncated or damaged ({exc}); {_START_OVER}"
+        ) from exc
+    fmt = saved.get("format") if isinstance(saved, dict) else None
+    if fmt != _CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{where} has checkpoint format {fmt!r}; this version of the package "
+            f"reads format {_CHECKPOINT_FORMAT} (a checkpoint of another version, or "
+            f"not a checkpoint); {_START_OVER}"
+        )
+    return saved
+
+
+# --------------------------------------------------------------------------- #
 # the classifier
 # --------------------------------------------------------------------------- #
 class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
@@ -444,10 +526,17 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     checkpoint_dir : str or os.PathLike, default=None
         Folder where the training state is saved after every epoch (model,
-        optimizer, epoch, shuffling generator, best weights). A later ``fit``
-        with the same data and parameters (``max_epochs``, ``verbose``,
-        ``device``, ``n_jobs`` and ``checkpoint_dir`` aside) resumes from it;
-        a checkpoint of another fit is an error.
+        optimizer, epoch, shuffling generator, best weights), as tensors and
+        plain values: it is read with ``torch.load(weights_only=True)``, so a
+        crafted file runs no code. A later ``fit`` with the same data,
+        parameters (``max_epochs``, ``verbose``, ``device``, ``n_jobs`` and
+        ``checkpoint_dir`` aside) and network resumes from it, also in another
+        process; the network is checked by what it computes (its untrained
+        outputs on a fixed probe input, and its weights), so an edited network
+        of the same name and shapes is another fit. A checkpoint of another
+        fit, an unreadable one, or one of more epochs than ``max_epochs`` is an
+        error naming the file (delete it, or use another folder); so is a
+        network whose outputs are random in evaluation mode.
     n_jobs : int, default=None
         Threads decoding audio files.
     verbose : bool or int, default=False
@@ -666,7 +755,9 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         ValueError
             With one class; with a class of a single clip when a held-out part
             is drawn from ``X`` (pass ``validation_fraction=0`` or ``X_val``);
-            with clips or lengths too short for the network.
+            with clips or lengths too short for the network; with a checkpoint
+            in ``checkpoint_dir`` that this fit cannot resume; when training
+            diverges (a loss or weight not finite: lower ``lr``).
         """
         audio = AudioInput(X)
         y = self._check_targets(y, len(audio))
@@ -711,7 +802,11 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         model = _NetworkWithHead(
             features, n_features, len(classes), seed, self.input_kind_
         )
-        fingerprint = self._fingerprint(train_x, train_y, val_x, val_y, seed, classes)
+        fingerprint = None
+        if self.checkpoint_dir is not None:
+            fingerprint = self._fingerprint(
+                model, train_x, train_y, val_x, val_y, seed, classes
+            )
         self._train(model, train_x, train_y, val_x, val_y, seed, device, fingerprint)
         self.network_ = model.cpu().eval()
         self.classes_ = classes
@@ -755,23 +850,58 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         )
         return np.sort(train), np.sort(val)
 
-    def _fingerprint(self, train_x, train_y, val_x, val_y, seed, classes) -> str:
-        """A hash of the data and of every parameter a resumed fit must keep."""
-        h = hashlib.blake2b(digest_size=20)
+    def _fingerprint(
+        self, model, train_x, train_y, val_x, val_y, seed, classes
+    ) -> dict[str, str]:
+        """Hashes of what a resumed fit must keep: the parameters, the data and
+        what the untrained ``model`` computes (see :meth:`_network_digest`)."""
         params = {
             k: v
             for k, v in self.get_params(deep=False).items()
             if k not in self._resumable
         }
         params["random_state"] = seed
-        params["network"] = self._network_name()
-        h.update(repr(sorted(params.items())).encode())
+        text = "\n".join(
+            f"{k}={_stable_identity(v)}" for k, v in sorted(params.items())
+        )
+        data = hashlib.blake2b(digest_size=20)
         for t in (train_x, train_y, val_x, val_y):
             if t is not None:
-                h.update(repr(tuple(t.shape)).encode())
-                h.update(t.contiguous().numpy().tobytes())
-        h.update(repr(classes.tolist()).encode())
-        return h.hexdigest()
+                data.update(repr(tuple(t.shape)).encode())
+                data.update(t.contiguous().numpy().tobytes())
+        data.update(repr(classes.tolist()).encode())
+        return {
+            "parameters": hashlib.blake2b(text.encode(), digest_size=20).hexdigest(),
+            "data": data.hexdigest(),
+            "network": self._network_digest(model),
+        }
+
+    def _network_digest(self, model: _NetworkWithHead) -> str:
+        """:func:`behaviour_digest` of the untrained ``model`` (on the CPU, in
+        evaluation mode, global RNG untouched): its outputs on a probe of the
+        network's minimum length, and its weights and buffers. Names and shapes
+        cannot tell an edited network (ReLU -> Tanh) from the one that wrote a
+        checkpoint; this can."""
+        length = min(self._length(), getattr(model.features, "min_length", math.inf))
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                return behaviour_digest(
+                    model.pooled,
+                    self.input_kind_,
+                    length,
+                    state=itertools.chain(
+                        model.named_parameters(), model.named_buffers()
+                    ),
+                )
+        except NondeterministicNetworkError as exc:
+            raise NondeterministicNetworkError(
+                f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r}: a resumed fit "
+                f"could not be checked, since {exc} Or train without checkpoint_dir."
+            ) from exc
+        finally:
+            model.train(was_training)
 
     # -- the training loop -----------------------------------------------------
     def _train(self, model, train_x, train_y, val_x, val_y, seed, device, fingerprint):
@@ -801,17 +931,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
                 inputs=self.input_scaling == "standard",
             )
         else:
-            saved = torch.load(path, map_location="cpu", weights_only=False)
-            if saved.get("fingerprint") != fingerprint:
-                raise ValueError(
-                    f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r} holds the "
-                    "checkpoint of another fit (other data or parameters); use "
-                    "another folder or delete it to start over."
-                )
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            shuffle.set_state(saved["shuffle"])
-            state = saved["state"]
+            state = self._resume(path, fingerprint, model, optimizer, shuffle)
         early = val_x is not None
         done = state["stop_reason"] == "early_stopping"
         first = state["epoch"] + 1
@@ -831,6 +951,8 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
                 )
                 if early:
                     val_loss, val_acc = self._evaluate(model, val_x, val_y, device)
+                    if not math.isfinite(val_loss):
+                        raise self._diverged(epoch, "the held-out loss")
                 else:
                     val_loss, val_acc = math.nan, math.nan
                 state["history"].append(
@@ -868,6 +990,44 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         self.n_epochs_ = state["epoch"]
         self.stop_reason_ = state["stop_reason"] or "max_epochs"
 
+    def _resume(self, path: Path, fingerprint, model, optimizer, shuffle) -> dict:
+        """Load the checkpoint at ``path`` into the training objects; its
+        training state. A checkpoint of another fit, or of more epochs than
+        ``max_epochs``, is a ValueError (the fit it holds cannot be cut back)."""
+        saved = _read_checkpoint(path)
+        where = f"checkpoint file {os.fspath(path)!r}"
+        theirs = saved.get("fingerprint")
+        if not isinstance(theirs, dict):
+            theirs = {}
+        differ = [
+            why
+            for part, why in _FINGERPRINT_PARTS.items()
+            if theirs.get(part) != fingerprint[part]
+        ]
+        if differ:
+            raise ValueError(
+                f"{where} holds the checkpoint of another fit: {'; '.join(differ)}; "
+                f"{_START_OVER}"
+            )
+        try:
+            state = saved["state"]
+            done = int(state["epoch"])
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            shuffle.set_state(saved["shuffle"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(
+                f"{where} does not fit this network or is damaged ({exc}); "
+                f"{_START_OVER}"
+            ) from exc
+        if done > self.max_epochs:
+            raise ValueError(
+                f"{where} holds {done} epochs of this fit, more than max_epochs="
+                f"{self.max_epochs}: its weights cannot be cut back to fewer epochs. "
+                f"Pass max_epochs>={done} to use it, or {_START_OVER}"
+            )
+        return state
+
     def _epoch(self, model, optimizer, x, y, shuffle, device, state) -> float:
         model.train()
         order = torch.randperm(len(x), generator=shuffle)
@@ -888,10 +1048,23 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
                 with _copy_saved_tensors(True):
                     loss = F.cross_entropy(model(xb), yb)
                 loss.backward()
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise self._diverged(state["epoch"] + 1, "the training loss")
             optimizer.step()
-            total += float(loss.detach()) * len(rows)
+            total += value * len(rows)
             n += len(rows)
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise self._diverged(state["epoch"] + 1, "a weight")
         return total / n
+
+    def _diverged(self, epoch: int, what: str) -> ValueError:
+        """The error of a training that diverged: never a model with NaN outputs
+        (a checkpoint keeps the last epoch that ended finite)."""
+        return ValueError(
+            f"training diverged in epoch {epoch}: {what} is not finite (NaN or "
+            f"inf); use a lower lr (now {self.lr:g})."
+        )
 
     def _logits(self, model, x: Tensor, device) -> Tensor:
         model.eval()
