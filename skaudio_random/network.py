@@ -15,6 +15,7 @@ import functools
 import inspect
 from numbers import Integral
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -273,6 +274,14 @@ class RandomNetworkFeatures(RandomCNNBase):
 
     def _n_features(self) -> int:
         return self._network.n_features
+
+    # -- input: a user network may write into its input ------------------------
+    def _prepare_waveform(self, y, name: str) -> torch.Tensor:
+        x = super()._prepare_waveform(y, name)
+        # fix_length may return the caller's clip itself, and torch.from_numpy
+        # shares its memory: a network that edits its input in place would edit
+        # the caller's data. Copy only then (a crop or pad is already a copy).
+        return x.clone() if np.may_share_memory(x.numpy(), y) else x
 
     def _cache_key(self) -> dict:
         key = super()._cache_key()
