@@ -218,7 +218,11 @@ class RandomNetworkFeatures(RandomCNNBase):
     def _nf_args(self) -> tuple:
         if self.width is None:
             return ()
-        nf = closest_nf(lambda nf: self._describe((nf,))[1].n_features, int(self.width))
+        nf = closest_nf(
+            lambda nf: self._describe((nf,))[1].n_features,
+            int(self.width),
+            self._label(),
+        )
         return (nf,)
 
     def _prepare(self) -> None:
