@@ -27,10 +27,13 @@ from .architectures import ARCHITECTURES, closest_nf
 from .architectures._network import (
     INPUT_KINDS,
     NetworkFeatures,
+    NondeterministicNetworkError,
+    behaviour_digest,
     build_network,
     describe_network,
     import_object,
     network_label,
+    probe_length,
     structure_digest,
 )
 from .spectrogram import LogMelSpectrogram
@@ -244,6 +247,7 @@ class RandomNetworkFeatures(RandomCNNBase):
         if getattr(self, "_network_key", None) != key:
             args = self._nf_args()
             network, meta, layout = self._build(seed, args)
+            behaviour = self._behaviour_digest(network, meta, layout)
             self._network = network.to(device).eval().requires_grad_(False)
             self._nf = args[0] if args else None
             self._device = device
@@ -252,6 +256,7 @@ class RandomNetworkFeatures(RandomCNNBase):
                 self._frontend = LogMelSpectrogram(sr=self.sr).to(device)
             self._peak_bytes = {}
             self._digest = self._structure_digest(meta, layout, args)
+            self._behaviour = behaviour
             self._network_key = key
         self._length_check()
 
@@ -276,6 +281,22 @@ class RandomNetworkFeatures(RandomCNNBase):
             meta, layout = self._describe(args)
         return structure_digest(meta, (layout.layers, self.init, self.input, args))
 
+    def _behaviour_digest(self, network, meta, layout) -> str:
+        """:func:`behaviour_digest` of the built network (on the CPU, where its
+        weights are drawn, so the key is the same whatever ``device``), at a
+        short length; refuses a network whose two passes differ."""
+        network.eval().requires_grad_(False)
+        label = network_label(self.network)
+        try:
+            return behaviour_digest(
+                functools.partial(network, check_finite=False),
+                self.input,
+                probe_length(meta, layout, self.input, label),
+                state=[*network.net.named_parameters(), *network.net.named_buffers()],
+            )
+        except NondeterministicNetworkError as exc:
+            raise NondeterministicNetworkError(f"network {label}: {exc}") from None
+
     def _n_features(self) -> int:
         return self._network.n_features
 
@@ -290,9 +311,12 @@ class RandomNetworkFeatures(RandomCNNBase):
     def _cache_key(self) -> dict:
         key = super()._cache_key()
         # the factory by name (a local function cannot be hashed), the structure
-        # by digest: editing the network changes the key, not only renaming it
+        # by digest, and what it computes by the features of a fixed probe input
+        # and its weights: lambdas, hidden constructor arguments and edited
+        # helpers change the key as well as edited source text does
         key["network"] = network_label(self.network)
         key["structure"] = self._digest
+        key["behaviour"] = self._behaviour
         return key
 
     def __sklearn_tags__(self):
@@ -303,6 +327,7 @@ class RandomNetworkFeatures(RandomCNNBase):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_digest", None)
+        state.pop("_behaviour", None)
         return state
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "network_label",
     "paper_init_",
     "plugin",
+    "probe_length",
     "structure_digest",
     "behaviour_digest",
     "import_object",
@@ -408,6 +409,30 @@ def describe_network(
     return NetworkLayout(tuple(names), channels, hi)
 
 
+#: Shortest input :func:`probe_length` prefers (frames / samples).
+_PROBE_LENGTH = {"mel": 16, "waveform": 1024}
+
+
+def probe_length(
+    module: nn.Module, layout: NetworkLayout, input_kind: str, label: str
+) -> int:
+    """A short input length for :func:`behaviour_digest`: the network's minimum,
+    or 16 frames / 1024 samples when that is longer and the network runs on it
+    (``module`` is a meta-device build)."""
+    length = max(layout.min_length, _PROBE_LENGTH[input_kind])
+    if length == layout.min_length:
+        return length
+    hooks = _attach(module, list(layout.layers))
+    try:
+        _probe(module, list(layout.layers), input_kind, length, label)
+    except (_ProbeError, ValueError):
+        return layout.min_length
+    finally:
+        for h in hooks:
+            h.remove()
+    return length
+
+
 # ----------------------------------------------------------------------- forward
 def _hook(name: str):
     def hook(module, inputs, output):
@@ -514,6 +539,7 @@ class NetworkFeatures(nn.Module):
         reference: bool = False,
         compute_dtype: torch.dtype | None = None,
         return_maps: bool = False,
+        check_finite: bool = True,
     ):
         """Features (batch, n_features) float32 of a log-mel or waveform batch.
 
@@ -523,6 +549,8 @@ class NetworkFeatures(nn.Module):
         ``return_maps=True`` returns ``{layer: (batch, channels, *positions)}``
         instead (a ``(batch, n)`` output as one position), for frame-level
         features (:mod:`skaudio_random.frames` finds the time axis).
+        ``check_finite=False`` returns non-finite features instead of raising
+        (for :func:`behaviour_digest`'s probe, which is no user's clip).
         """
         x = self._check_input(x)
         maps = {} if return_maps else None
@@ -546,7 +574,11 @@ class NetworkFeatures(nn.Module):
                     f"layer {layer!r} of network {self.label} gave {means.shape[1]} "
                     f"channels; {n} were found on the meta device."
                 )
-            if x.device.type != "meta" and not torch.isfinite(means).all():
+            if (
+                check_finite
+                and x.device.type != "meta"
+                and not torch.isfinite(means).all()
+            ):
                 raise ValueError(
                     f"layer {layer!r} of network {self.label} gives non-finite values "
                     "(inf or NaN) for this input."
@@ -622,7 +654,8 @@ def behaviour_digest(forward, input_kind: str, length: int, state=(), device="cp
         Frames or samples of the probe input (at least the network's minimum).
     state : iterable of (str, Tensor), default=()
         Named parameters and buffers to hash by value, checked unchanged by
-        the two forward passes.
+        the two forward passes (hashed, not copied: a network that changes
+        them is refused, not restored).
     device : str or torch.device, default="cpu"
         Where the probe input is put (the network's device).
 
@@ -654,7 +687,7 @@ def behaviour_digest(forward, input_kind: str, length: int, state=(), device="cp
     skaudio_random.architectures._network.NondeterministicNetworkError: ...
     """
     state = list(state)
-    before = [t.detach().clone() for _, t in state]
+    before = [_tensor_hash(t) for _, t in state]  # no copy of the weights
     x = _probe_input(input_kind, int(length), device)
     with torch.no_grad():
         first = forward(x.clone()).detach().float().cpu()
@@ -662,13 +695,11 @@ def behaviour_digest(forward, input_kind: str, length: int, state=(), device="cp
     changed = [
         name
         for (name, t), old in zip(state, before, strict=True)
-        if not torch.equal(t.detach(), old)
+        if _tensor_hash(t) != old
     ]
-    with torch.no_grad():
-        for (_, t), old in zip(state, before, strict=True):
-            t.copy_(old)  # a forward that edits its weights leaves them as found
+    scale = float(first.nan_to_num(0.0, 0.0, 0.0).abs().max().clamp(min=1e-30))
     same = first.shape == second.shape and torch.allclose(
-        first, second, rtol=1e-5, atol=1e-6 * float(first.abs().max().clamp(min=1e-30))
+        first, second, rtol=1e-5, atol=1e-6 * scale, equal_nan=True
     )
     if changed or not same:
         what = (
@@ -691,10 +722,18 @@ def behaviour_digest(forward, input_kind: str, length: int, state=(), device="cp
     h.update(repr(tuple(first.shape)).encode())
     for value in (proj @ flat).tolist():
         h.update(f"{value:.3e}".encode())
-    for name, t in state:
+    for (name, _), value in zip(state, before, strict=True):
         h.update(name.encode())
-        h.update(t.detach().cpu().float().contiguous().numpy().tobytes())
+        h.update(value)
     return h.hexdigest()
+
+
+def _tensor_hash(t: Tensor) -> bytes:
+    """A digest of a tensor's dtype, shape and values (no copy on the CPU)."""
+    t = t.detach().cpu()
+    h = hashlib.blake2b(f"{t.dtype}{tuple(t.shape)}".encode(), digest_size=16)
+    h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy())
+    return h.digest()
 
 
 # ----------------------------------------------------------------------- registry
