@@ -30,6 +30,7 @@ from .architectures._network import (
     NondeterministicNetworkError,
     behaviour_digest,
     build_network,
+    check_network_factory,
     describe_network,
     import_object,
     network_label,
@@ -114,8 +115,17 @@ class RandomNetworkFeatures(RandomCNNBase):
 
     Raises
     ------
-    TypeError
-        If ``network`` is not callable or returns no ``nn.Module``.
+    NotANetworkFactoryError
+        A ValueError (and TypeError): ``network`` is no network factory (not
+        callable, a class that is no ``nn.Module``, a function implemented in C,
+        an ``nn.Module`` instance), returns no ``nn.Module`` or fails when
+        called on the meta device.
+    NondeterministicNetworkError
+        A ValueError: two forward passes on the same probe input differ or
+        change the weights (see "memory").
+    MemoryError
+        Before anything is allocated, when the network's weights (counted on
+        the meta device) or one clip's activations exceed the memory available.
     ValueError
         Naming the network and the layer: a layer that does not exist (the
         valid names are listed), no layer to average, an input length below the
@@ -229,8 +239,7 @@ class RandomNetworkFeatures(RandomCNNBase):
         return (nf,)
 
     def _prepare(self) -> None:
-        if not callable(self.network):
-            raise TypeError(f"network must be callable; got {self.network!r}.")
+        check_network_factory(self.network, f"network {self.network!r}")
         seed = self._resolve_seed()
         device = resolve_device(self.device)
         key = (
@@ -263,8 +272,7 @@ class RandomNetworkFeatures(RandomCNNBase):
     def _build(self, seed: int, args=None):
         """``(NetworkFeatures, meta module, layout)`` with the weights of ``seed``
         on the CPU (also the untrained network of a TrainedNetworkClassifier)."""
-        if not callable(self.network):
-            raise TypeError(f"network must be callable; got {self.network!r}.")
+        check_network_factory(self.network, f"network {self.network!r}")
         args = self._nf_args() if args is None else args
         meta, layout = self._describe(args)
         label = network_label(self.network)
@@ -406,7 +414,7 @@ def resolve_model(model):
             "transformer (a subclass of skaudio_random's AudioFeatureTransformer)."
         )
     if callable(model) and not isinstance(model, str):
-        return functools.partial(RandomNetworkFeatures, model)
+        return functools.partial(RandomNetworkFeatures, check_network_factory(model))
     if not isinstance(model, str):
         raise ValueError(
             f"model must be a model name, an import path 'package.module:factory', "
@@ -416,10 +424,7 @@ def resolve_model(model):
         obj = import_object(model)
         if isinstance(obj, type) and issubclass(obj, AudioFeatureTransformer):
             return obj
-        if not callable(obj):
-            raise ValueError(
-                f"{model!r} is neither a transformer class nor a network factory."
-            )
+        check_network_factory(obj, repr(model))
         return functools.partial(RandomNetworkFeatures, obj)
     names = {"mfcc": MFCC, "MFCC": MFCC}
     for spec in ARCHITECTURES.values():

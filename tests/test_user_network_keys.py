@@ -192,9 +192,10 @@ def test_a_capped_factory_says_which_widths_it_reaches():
     assert "width=120" in out.stdout
     assert "64" in out.stdout  # the largest count it reaches
     # below the cap it is an ordinary factory
-    assert len(
-        RandomNetworkFeatures(_user_nets.capped, width=40).get_feature_names_out()
-    ) == 40
+    assert (
+        len(RandomNetworkFeatures(_user_nets.capped, width=40).get_feature_names_out())
+        == 40
+    )
 
 
 def test_closest_nf_is_bounded_and_checks_monotonicity():

@@ -53,6 +53,8 @@ from ._blocks import N_MELS, check_input_batch, truncated_normal_
 __all__ = [
     "NetworkFeatures",
     "NetworkLayout",
+    "NotANetworkFactoryError",
+    "check_network_factory",
     "build_network",
     "default_layers",
     "describe_network",
@@ -208,12 +210,75 @@ def paper_init_(module: nn.Module, generator: torch.Generator) -> nn.Module:
     return module
 
 
-def _call_factory(factory, args: tuple, kwargs: dict, label: str) -> nn.Module:
-    module = factory(*args, **kwargs)
+class NotANetworkFactoryError(ValueError, TypeError):
+    """An object given as a network factory is none (a ValueError, and a
+    TypeError as before)."""
+
+
+_FACTORY = "a network factory (a callable returning a torch.nn.Module)"
+
+
+def check_network_factory(factory, what: str | None = None):
+    """``factory`` if it can be a network factory, found without calling it.
+
+    A factory is an ``nn.Module`` subclass, a Python function or callable
+    object, or a :func:`functools.partial` of one. Refused at once: what is not
+    callable, a class that is not an ``nn.Module`` subclass, a module instance
+    (pass its class or a function returning it), and functions implemented in
+    C (``os.system``, ``print``), which never build a network and should not be
+    called with an ``nf``.
+
+    Raises
+    ------
+    NotANetworkFactoryError
+        Naming ``what`` (default: the factory's repr) and why.
+    """
+    what = what or repr(factory)
+    func = factory
+    while isinstance(func, functools.partial):
+        func = func.func
+    why = None
+    if not callable(func):
+        why = f"it is an object of type {type(func).__name__}, not callable"
+    elif isinstance(func, nn.Module):
+        why = (
+            f"it is a {type(func).__name__} instance; pass its class or a function "
+            "that returns it"
+        )
+    elif isinstance(func, type):
+        if not issubclass(func, nn.Module):
+            why = f"it is the class {func.__qualname__}, not an nn.Module subclass"
+    elif not (inspect.isfunction(func) or inspect.ismethod(func)):
+        call = inspect.getattr_static(type(func), "__call__", None)
+        if inspect.isbuiltin(func) or not inspect.isfunction(call):
+            why = (
+                f"{network_label(func)} is a built-in {type(func).__name__} "
+                "(implemented in C), which builds no network"
+            )
+    if why:
+        raise NotANetworkFactoryError(f"{what} is not {_FACTORY}: {why}.")
+    return factory
+
+
+def _call_factory(factory, args: tuple, kwargs: dict, label: str, meta=False):
+    """``factory(*args, **kwargs)``, checked to be an ``nn.Module``; on the meta
+    device (the first call of a factory) what it raises is reported as what
+    it is: a failed build, or no factory at all."""
+    check_network_factory(factory, label)
+    try:
+        module = factory(*args, **kwargs)
+    except Exception as exc:
+        if not meta:
+            raise
+        call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+        raise NotANetworkFactoryError(
+            f"{label} is not {_FACTORY}, or it failed: calling it with ({call}) on the "
+            f"meta device raised {type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(module, nn.Module):
-        raise TypeError(
-            f"network {label} must return a torch.nn.Module; it returned "
-            f"{type(module).__name__}."
+        raise NotANetworkFactoryError(
+            f"{label} is not {_FACTORY}: it returned a {type(module).__name__}; "
+            f"network {label} must return a torch.nn.Module."
         )
     if any(
         isinstance(p, nn.parameter.UninitializedParameter) for p in module.parameters()
@@ -247,7 +312,7 @@ def build_network(
     kwargs = dict(kwargs or {})
     if meta:
         with torch.device("meta"):
-            module = _call_factory(factory, args, kwargs, label)
+            module = _call_factory(factory, args, kwargs, label, meta=True)
         return module.eval().requires_grad_(False)
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
