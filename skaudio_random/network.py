@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import AudioFeatureTransformer
 from ._cnn_base import RandomCNNBase
+from ._memory import check_network_memory
 from ._utils import resolve_device
 from .architectures import ARCHITECTURES, closest_nf
 from .architectures._network import (
@@ -255,7 +256,9 @@ class RandomNetworkFeatures(RandomCNNBase):
         )
         if getattr(self, "_network_key", None) != key:
             args = self._nf_args()
-            network, meta, layout = self._build(seed, args)
+            meta, layout = self._describe(args)
+            check_network_memory(self, meta, layout, device)  # before any weight
+            network, meta, layout = self._build(seed, args, (meta, layout))
             behaviour = self._behaviour_digest(network, meta, layout)
             self._network = network.to(device).eval().requires_grad_(False)
             self._nf = args[0] if args else None
@@ -269,12 +272,13 @@ class RandomNetworkFeatures(RandomCNNBase):
             self._network_key = key
         self._length_check()
 
-    def _build(self, seed: int, args=None):
+    def _build(self, seed: int, args=None, described=None):
         """``(NetworkFeatures, meta module, layout)`` with the weights of ``seed``
-        on the CPU (also the untrained network of a TrainedNetworkClassifier)."""
+        on the CPU (also the untrained network of a TrainedNetworkClassifier);
+        ``described``: ``self._describe(args)`` if already known."""
         check_network_factory(self.network, f"network {self.network!r}")
         args = self._nf_args() if args is None else args
-        meta, layout = self._describe(args)
+        meta, layout = self._describe(args) if described is None else described
         label = network_label(self.network)
         module = build_network(
             self.network, args, self.network_params, seed=seed, init=self.init
