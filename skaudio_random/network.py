@@ -62,7 +62,11 @@ class RandomNetworkFeatures(RandomCNNBase):
         or lambda works in-process without ``memory`` keys depending on it).
         Its ``forward`` gets a log-mel batch ``(batch, 96, n_frames)`` in dB
         (use ``x.unsqueeze(1)`` for 2-D convolutions) or a waveform batch
-        ``(batch, n_samples)``.
+        ``(batch, n_samples)``, which it may change in place (it never shares
+        the caller's arrays). Objects that cannot be a factory (not callable,
+        a class that is no ``nn.Module``, a module instance, a function
+        implemented in C such as ``os.system``) are refused without calling
+        them.
     network_params : dict, default=None
         Keyword arguments of ``network``.
     layers : list of str, default=None
@@ -80,7 +84,9 @@ class RandomNetworkFeatures(RandomCNNBase):
         ``None`` calls ``network(**network_params)``. An int calls
         ``network(nf, **network_params)`` with the ``nf >= 1`` whose feature
         length is closest to ``width`` (found on the meta device; the feature
-        length must grow with ``nf``), as the built-ins do.
+        length must grow with ``nf``), as the built-ins do. A factory whose
+        feature length stops growing below ``width`` or falls as ``nf`` grows
+        is refused, naming the lengths it reaches.
     n_frames : int, default=1376
         Input length in log-mel frames for ``fix_length`` (``input="mel"``).
     n_samples : int, default=350000
@@ -105,9 +111,15 @@ class RandomNetworkFeatures(RandomCNNBase):
         Threads decoding audio files.
     memory : str, os.PathLike or joblib.Memory, default=None
         Per-clip feature cache; its key includes a digest of the network's
-        structure (repr, parameter shapes, ``forward`` sources), the layers,
-        ``init`` and the seed, so changing the network never returns stale
-        features.
+        structure (repr, parameter shapes, ``forward`` sources), a digest of
+        its behaviour (the features of a fixed, seeded probe input, found on
+        the CPU at a short length, and the values of its parameters and
+        buffers: see :func:`~skaudio_random.architectures._network.behaviour_digest`),
+        the layers, ``init`` and the seed, so changing the network (or a
+        helper its ``forward`` calls) never returns stale features. The probe
+        runs twice whether or not ``memory`` is set: a network whose two passes
+        differ (dropout in training mode, random numbers drawn in ``forward``,
+        a ``forward`` that changes its weights) is refused.
     verbose : bool or int, default=False
         Show a progress bar over clips.
     random_state : int, RandomState instance or None, default=None
