@@ -440,7 +440,7 @@ def resolve_model(model):
         obj = import_object(model)
         if isinstance(obj, type) and issubclass(obj, AudioFeatureTransformer):
             return obj
-        check_network_factory(obj, repr(model))
+        check_network_factory(obj, repr(model), or_transformer=True)
         return functools.partial(RandomNetworkFeatures, obj)
     names = {"mfcc": MFCC, "MFCC": MFCC}
     for spec in ARCHITECTURES.values():

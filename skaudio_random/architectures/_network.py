@@ -218,7 +218,7 @@ class NotANetworkFactoryError(ValueError, TypeError):
 _FACTORY = "a network factory (a callable returning a torch.nn.Module)"
 
 
-def check_network_factory(factory, what: str | None = None):
+def check_network_factory(factory, what: str | None = None, *, or_transformer=False):
     """``factory`` if it can be a network factory, found without calling it.
 
     A factory is an ``nn.Module`` subclass, a Python function or callable
@@ -227,6 +227,9 @@ def check_network_factory(factory, what: str | None = None):
     (pass its class or a function returning it), and functions implemented in
     C (``os.system``, ``print``), which never build a network and should not be
     called with an ``nf``.
+
+    ``or_transformer=True`` says that a transformer class was accepted too
+    (:func:`~skaudio_random.resolve_model`'s import paths).
 
     Raises
     ------
@@ -256,7 +259,10 @@ def check_network_factory(factory, what: str | None = None):
                 "(implemented in C), which builds no network"
             )
     if why:
-        raise NotANetworkFactoryError(f"{what} is not {_FACTORY}: {why}.")
+        also = (
+            " and neither a transformer class nor a network" if or_transformer else ""
+        )
+        raise NotANetworkFactoryError(f"{what} is not {_FACTORY}{also}: {why}.")
     return factory
 
 
