@@ -24,6 +24,7 @@ __all__ = [
     "available_bytes",
     "check_cnn_memory",
     "check_memory",
+    "check_network_memory",
     "estimate_activation_bytes",
     "estimate_weight_bytes",
     "format_bytes",
@@ -109,25 +110,31 @@ def _map_sizes(spec, options: tuple, input_shape: tuple[int, ...]) -> list:
     key = ("maps", spec.name, spec.build, options, input_shape)
     if key in _MEMO:
         return _MEMO[key]
-    maps = []
-    for net in _tiny_nets(spec, options)[:2]:
-        meta = copy.deepcopy(net).to("meta")
-        sizes: list[int] = []
-
-        def hook(module, inputs, output, sizes=sizes):
-            if isinstance(output, torch.Tensor):
-                sizes.append(output.numel())
-
-        handles = [m.register_forward_hook(hook) for m in meta.modules()]
-        try:
-            with torch.inference_mode():
-                meta(torch.empty((1, *input_shape), device="meta"))
-        finally:
-            for h in handles:
-                h.remove()
-        maps.append(tuple(sizes))
+    maps = [
+        tuple(_output_sizes(copy.deepcopy(net).to("meta"), None, input_shape))
+        for net in _tiny_nets(spec, options)[:2]
+    ]
     _MEMO[key] = maps
     return maps
+
+
+def _output_sizes(module, run, input_shape: tuple[int, ...]) -> list[int]:
+    """Numel of every tensor output of the modules of meta-device ``module``
+    in ``run(x)`` (default ``module(x)``) for one meta input of ``input_shape``."""
+    sizes: list[int] = []
+
+    def hook(mod, inputs, output):
+        if isinstance(output, torch.Tensor):
+            sizes.append(output.numel())
+
+    handles = [m.register_forward_hook(hook) for m in module.modules()]
+    try:
+        with torch.inference_mode():
+            (run or module)(torch.empty((1, *input_shape), device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    return sizes
 
 
 def estimate_weight_bytes(spec, nf: int, options: dict) -> int:
@@ -201,48 +208,136 @@ def check_memory(
         else ``length_name`` when one clip's input and activations do.
     """
     weights = estimate_weight_bytes(spec, nf, options)
+    shape = None
+    if length is not None:
+        shape = (96, length) if spec.input_kind == "mel" else (length,)
+    _check_budget(
+        weights,
+        lambda: estimate_activation_bytes(spec, nf, options, shape),
+        device,
+        weights_need=f"{owner}(width={width}) needs about {{need}} for its weights "
+        f"({nf} filters per layer unit)",
+        weights_advice="use a smaller width (the paper's are 120 and 3500)",
+        clip_need=f"{owner}({length_name}={length}) needs about {{need}} for one "
+        f"clip (input and largest activation maps at width={width})",
+        length_name=length_name if length is not None else None,
+        frontend_bytes=frontend_bytes,
+    )
+
+
+def _check_budget(
+    weights: int,
+    activations,
+    device: torch.device,
+    *,
+    weights_need: str,
+    weights_advice: str,
+    clip_need: str,
+    length_name: str | None,
+    frontend_bytes: int,
+) -> None:
+    """The refusals of :func:`check_memory`: ``weights`` bytes on the CPU (where
+    they are drawn) and on ``device``, then ``activations()`` (bytes of one
+    clip's largest maps; skipped when ``length_name`` is ``None``) plus
+    ``frontend_bytes`` on ``device``. ``weights_need`` and ``clip_need`` open
+    the messages, ``{need}`` standing for the size."""
     places = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
     for place in places:  # drawn on the CPU, then moved to the device
         available = available_bytes(place)
         if weights > available:
             raise MemoryError(
-                f"{owner}(width={width}) needs about {format_bytes(weights)} for its "
-                f"weights ({nf} filters per layer unit), more than the "
-                f"{format_bytes(available)} of memory available on {place}; use a "
-                "smaller width (the paper's are 120 and 3500)."
+                f"{weights_need.format(need=format_bytes(weights))}, more than the "
+                f"{format_bytes(available)} of memory available on {place}; "
+                f"{weights_advice}."
             )
-    if length is None:
+    if length_name is None:
         return
-    shape = (96, length) if spec.input_kind == "mel" else (length,)
     try:
-        activations = estimate_activation_bytes(spec, nf, options, shape)
+        per_clip = activations() + frontend_bytes
     except ValueError:  # shorter than the network's minimum: the length check says so
         return
-    per_clip = activations + frontend_bytes
     available = available_bytes(device)
     if weights + per_clip > available:
         raise MemoryError(
-            f"{owner}({length_name}={length}) needs about {format_bytes(per_clip)} "
-            f"for one clip (input and largest activation maps at width={width}) plus "
+            f"{clip_need.format(need=format_bytes(per_clip))} plus "
             f"{format_bytes(weights)} of weights, more than the "
             f"{format_bytes(available)} of memory available on {device}; use a "
             f"smaller {length_name}."
         )
 
 
-def check_cnn_memory(estimator, spec, nf: int, device: torch.device) -> None:
-    """:func:`check_memory` for a :class:`RandomCNNBase` transformer's parameters."""
-    mel = spec.input_kind == "mel"
+def _clip_length(estimator, mel: bool):
+    """``(length parameter, length every clip is brought to or None, bytes of one
+    clip before the network)`` of a transformer."""
     length_name = "n_frames" if mel else "n_samples"
     length = getattr(estimator, length_name)
     if estimator.fix_length == "none":
-        length = None
-    frontend = 0
-    if length is not None:
-        if mel:  # waveform, complex STFT and power, mel bands (n_fft 512, hop 256)
-            frontend = length * (_FLOAT * 256 + 2 * 8 * 257 + _FLOAT * 96)
-        else:  # the clip and its tensor
-            frontend = 2 * _FLOAT * length
+        return length_name, None, 0
+    if mel:  # waveform, complex STFT and power, mel bands (n_fft 512, hop 256)
+        frontend = length * (_FLOAT * 256 + 2 * 8 * 257 + _FLOAT * 96)
+    else:  # the clip and its tensor
+        frontend = 2 * _FLOAT * length
+    return length_name, length, frontend
+
+
+def check_network_memory(estimator, meta, layout, device: torch.device) -> None:
+    """:func:`check_memory` for a :class:`RandomNetworkFeatures`, before any
+    weight is drawn.
+
+    ``meta`` is the user's network built on the meta device and ``layout`` its
+    :class:`~skaudio_random.architectures._network.NetworkLayout`: the weights
+    are its parameters and buffers (exact, counted on the meta device), one
+    clip's activations the largest output of its modules in a meta forward
+    pass up to the last averaged layer (counted three times, as for the
+    built-ins; lengths past torch's shape arithmetic are measured at 2**20 and
+    scaled).
+    """
+    from .architectures._network import NetworkFeatures, network_label
+
+    weights = sum(
+        t.numel() * t.element_size() for t in (*meta.parameters(), *meta.buffers())
+    )
+    mel = estimator.input == "mel"
+    length_name, length, frontend = _clip_length(estimator, mel)
+
+    def activations() -> int:
+        run = NetworkFeatures(meta, layout, estimator.input, "memory estimate")
+        shape = (96, length) if mel else (length,)
+        scale = 1.0
+        try:
+            try:
+                sizes = _output_sizes(meta, run, shape)
+            except RuntimeError:
+                if length <= _REFERENCE_LENGTH:
+                    raise ValueError("the network fails at this length") from None
+                sizes = _output_sizes(meta, run, (*shape[:-1], _REFERENCE_LENGTH))
+                scale = length / _REFERENCE_LENGTH
+        finally:
+            for h in run._hooks:
+                h.remove()
+        return int(_FLOAT * _ACTIVATION_COPIES * max(sizes, default=0) * scale)
+
+    width = "" if estimator.width is None else f", width={estimator.width}"
+    label = network_label(estimator.network)
+    owner = f"{type(estimator).__name__}(network={label}{width}"
+    _check_budget(
+        weights,
+        activations,
+        device,
+        weights_need=f"{owner}) needs about {{need}} for its weights (parameters and "
+        "buffers, counted on the meta device)",
+        weights_advice="use a smaller network"
+        + (" or width" if estimator.width is not None else ""),
+        clip_need=f"{owner}, {length_name}={length}) needs about {{need}} for one "
+        "clip (input and largest activation maps)",
+        length_name=length_name if length is not None else None,
+        frontend_bytes=frontend,
+    )
+
+
+def check_cnn_memory(estimator, spec, nf: int, device: torch.device) -> None:
+    """:func:`check_memory` for a :class:`RandomCNNBase` transformer's parameters."""
+    length_name, length, frontend = _clip_length(estimator, spec.input_kind == "mel")
     options = estimator._options()
     check_memory(
         type(estimator).__name__,

@@ -15,21 +15,27 @@ import functools
 import inspect
 from numbers import Integral
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import AudioFeatureTransformer
 from ._cnn_base import RandomCNNBase
+from ._memory import check_network_memory
 from ._utils import resolve_device
 from .architectures import ARCHITECTURES, closest_nf
 from .architectures._network import (
     INPUT_KINDS,
     NetworkFeatures,
+    NondeterministicNetworkError,
+    behaviour_digest,
     build_network,
+    check_network_factory,
     describe_network,
     import_object,
     network_label,
+    probe_length,
     structure_digest,
 )
 from .spectrogram import LogMelSpectrogram
@@ -56,7 +62,11 @@ class RandomNetworkFeatures(RandomCNNBase):
         or lambda works in-process without ``memory`` keys depending on it).
         Its ``forward`` gets a log-mel batch ``(batch, 96, n_frames)`` in dB
         (use ``x.unsqueeze(1)`` for 2-D convolutions) or a waveform batch
-        ``(batch, n_samples)``.
+        ``(batch, n_samples)``, which it may change in place (it never shares
+        the caller's arrays). Objects that cannot be a factory (not callable,
+        a class that is no ``nn.Module``, a module instance, a function
+        implemented in C such as ``os.system``) are refused without calling
+        them.
     network_params : dict, default=None
         Keyword arguments of ``network``.
     layers : list of str, default=None
@@ -74,7 +84,9 @@ class RandomNetworkFeatures(RandomCNNBase):
         ``None`` calls ``network(**network_params)``. An int calls
         ``network(nf, **network_params)`` with the ``nf >= 1`` whose feature
         length is closest to ``width`` (found on the meta device; the feature
-        length must grow with ``nf``), as the built-ins do.
+        length must grow with ``nf``), as the built-ins do. A factory whose
+        feature length stops growing below ``width`` or falls as ``nf`` grows
+        is refused, naming the lengths it reaches.
     n_frames : int, default=1376
         Input length in log-mel frames for ``fix_length`` (``input="mel"``).
     n_samples : int, default=350000
@@ -99,9 +111,15 @@ class RandomNetworkFeatures(RandomCNNBase):
         Threads decoding audio files.
     memory : str, os.PathLike or joblib.Memory, default=None
         Per-clip feature cache; its key includes a digest of the network's
-        structure (repr, parameter shapes, ``forward`` sources), the layers,
-        ``init`` and the seed, so changing the network never returns stale
-        features.
+        structure (repr, parameter shapes, ``forward`` sources), a digest of
+        its behaviour (the features of a fixed, seeded probe input, found on
+        the CPU at a short length, and the values of its parameters and
+        buffers: see :func:`~skaudio_random.architectures._network.behaviour_digest`),
+        the layers, ``init`` and the seed, so changing the network (or a
+        helper its ``forward`` calls) never returns stale features. The probe
+        runs twice whether or not ``memory`` is set: a network whose two passes
+        differ (dropout in training mode, random numbers drawn in ``forward``,
+        a ``forward`` that changes its weights) is refused.
     verbose : bool or int, default=False
         Show a progress bar over clips.
     random_state : int, RandomState instance or None, default=None
@@ -110,8 +128,17 @@ class RandomNetworkFeatures(RandomCNNBase):
 
     Raises
     ------
-    TypeError
-        If ``network`` is not callable or returns no ``nn.Module``.
+    NotANetworkFactoryError
+        A ValueError (and TypeError): ``network`` is no network factory (not
+        callable, a class that is no ``nn.Module``, a function implemented in C,
+        an ``nn.Module`` instance), returns no ``nn.Module`` or fails when
+        called on the meta device.
+    NondeterministicNetworkError
+        A ValueError: two forward passes on the same probe input differ or
+        change the weights (see "memory").
+    MemoryError
+        Before anything is allocated, when the network's weights (counted on
+        the meta device) or one clip's activations exceed the memory available.
     ValueError
         Naming the network and the layer: a layer that does not exist (the
         valid names are listed), no layer to average, an input length below the
@@ -217,12 +244,15 @@ class RandomNetworkFeatures(RandomCNNBase):
     def _nf_args(self) -> tuple:
         if self.width is None:
             return ()
-        nf = closest_nf(lambda nf: self._describe((nf,))[1].n_features, int(self.width))
+        nf = closest_nf(
+            lambda nf: self._describe((nf,))[1].n_features,
+            int(self.width),
+            self._label(),
+        )
         return (nf,)
 
     def _prepare(self) -> None:
-        if not callable(self.network):
-            raise TypeError(f"network must be callable; got {self.network!r}.")
+        check_network_factory(self.network, f"network {self.network!r}")
         seed = self._resolve_seed()
         device = resolve_device(self.device)
         key = (
@@ -238,7 +268,10 @@ class RandomNetworkFeatures(RandomCNNBase):
         )
         if getattr(self, "_network_key", None) != key:
             args = self._nf_args()
-            network, meta, layout = self._build(seed, args)
+            meta, layout = self._describe(args)
+            check_network_memory(self, meta, layout, device)  # before any weight
+            network, meta, layout = self._build(seed, args, (meta, layout))
+            behaviour = self._behaviour_digest(network, meta, layout)
             self._network = network.to(device).eval().requires_grad_(False)
             self._nf = args[0] if args else None
             self._device = device
@@ -247,16 +280,17 @@ class RandomNetworkFeatures(RandomCNNBase):
                 self._frontend = LogMelSpectrogram(sr=self.sr).to(device)
             self._peak_bytes = {}
             self._digest = self._structure_digest(meta, layout, args)
+            self._behaviour = behaviour
             self._network_key = key
         self._length_check()
 
-    def _build(self, seed: int, args=None):
+    def _build(self, seed: int, args=None, described=None):
         """``(NetworkFeatures, meta module, layout)`` with the weights of ``seed``
-        on the CPU (also the untrained network of a TrainedNetworkClassifier)."""
-        if not callable(self.network):
-            raise TypeError(f"network must be callable; got {self.network!r}.")
+        on the CPU (also the untrained network of a TrainedNetworkClassifier);
+        ``described``: ``self._describe(args)`` if already known."""
+        check_network_factory(self.network, f"network {self.network!r}")
         args = self._nf_args() if args is None else args
-        meta, layout = self._describe(args)
+        meta, layout = self._describe(args) if described is None else described
         label = network_label(self.network)
         module = build_network(
             self.network, args, self.network_params, seed=seed, init=self.init
@@ -271,15 +305,42 @@ class RandomNetworkFeatures(RandomCNNBase):
             meta, layout = self._describe(args)
         return structure_digest(meta, (layout.layers, self.init, self.input, args))
 
+    def _behaviour_digest(self, network, meta, layout) -> str:
+        """:func:`behaviour_digest` of the built network (on the CPU, where its
+        weights are drawn, so the key is the same whatever ``device``), at a
+        short length; refuses a network whose two passes differ."""
+        network.eval().requires_grad_(False)
+        label = network_label(self.network)
+        try:
+            return behaviour_digest(
+                functools.partial(network, check_finite=False),
+                self.input,
+                probe_length(meta, layout, self.input, label),
+                state=[*network.net.named_parameters(), *network.net.named_buffers()],
+            )
+        except NondeterministicNetworkError as exc:
+            raise NondeterministicNetworkError(f"network {label}: {exc}") from None
+
     def _n_features(self) -> int:
         return self._network.n_features
+
+    # -- input: a user network may write into its input ------------------------
+    def _prepare_waveform(self, y, name: str) -> torch.Tensor:
+        x = super()._prepare_waveform(y, name)
+        # fix_length may return the caller's clip itself, and torch.from_numpy
+        # shares its memory: a network that edits its input in place would edit
+        # the caller's data. Copy only then (a crop or pad is already a copy).
+        return x.clone() if np.may_share_memory(x.numpy(), y) else x
 
     def _cache_key(self) -> dict:
         key = super()._cache_key()
         # the factory by name (a local function cannot be hashed), the structure
-        # by digest: editing the network changes the key, not only renaming it
+        # by digest, and what it computes by the features of a fixed probe input
+        # and its weights: lambdas, hidden constructor arguments and edited
+        # helpers change the key as well as edited source text does
         key["network"] = network_label(self.network)
         key["structure"] = self._digest
+        key["behaviour"] = self._behaviour
         return key
 
     def __sklearn_tags__(self):
@@ -290,6 +351,7 @@ class RandomNetworkFeatures(RandomCNNBase):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_digest", None)
+        state.pop("_behaviour", None)
         return state
 
 
@@ -368,7 +430,7 @@ def resolve_model(model):
             "transformer (a subclass of skaudio_random's AudioFeatureTransformer)."
         )
     if callable(model) and not isinstance(model, str):
-        return functools.partial(RandomNetworkFeatures, model)
+        return functools.partial(RandomNetworkFeatures, check_network_factory(model))
     if not isinstance(model, str):
         raise ValueError(
             f"model must be a model name, an import path 'package.module:factory', "
@@ -378,10 +440,7 @@ def resolve_model(model):
         obj = import_object(model)
         if isinstance(obj, type) and issubclass(obj, AudioFeatureTransformer):
             return obj
-        if not callable(obj):
-            raise ValueError(
-                f"{model!r} is neither a transformer class nor a network factory."
-            )
+        check_network_factory(obj, repr(model), or_transformer=True)
         return functools.partial(RandomNetworkFeatures, obj)
     names = {"mfcc": MFCC, "MFCC": MFCC}
     for spec in ARCHITECTURES.values():

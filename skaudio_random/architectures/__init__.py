@@ -240,24 +240,88 @@ def nf_for_width(name: str, width: int) -> int:
     return closest_nf(spec.n_features, width)
 
 
-def closest_nf(n_features: Callable[[int], int], width: int) -> int:
+#: Largest nf :func:`closest_nf` tries (a feature count still short of the
+#: width there is refused).
+MAX_NF = 1 << 24
+
+
+def closest_nf(n_features: Callable[[int], int], width: int, name: str = "") -> int:
     """The nf >= 1 whose ``n_features(nf)`` is closest to ``width`` (ties go to
     the smaller nf); ``n_features`` must be strictly increasing.
+
+    The search doubles nf until the count reaches ``width``, then bisects. Every
+    count it evaluates is checked to grow with nf, and nf stops at
+    :data:`MAX_NF`: a count that stops growing or falls is refused with the
+    counts it reached, never searched forever.
+
+    Parameters
+    ----------
+    n_features : callable
+        ``n_features(nf) -> int``.
+    width : int
+        The wanted feature count.
+    name : str, default=""
+        What gives the counts (``"network mod.factory"``), for messages.
+
+    Raises
+    ------
+    ValueError
+        If the counts evaluated do not grow with nf, or stay below ``width``
+        up to :data:`MAX_NF`.
 
     Examples
     --------
     >>> closest_nf(lambda nf: 5 * nf, 121)
     24
+    >>> closest_nf(lambda nf: min(nf, 64), 100, "capped")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: capped cannot give width=100 features: ... at most 64. ...
     """
+    what = name or "n_features"
+    seen: dict[int, int] = {}
+
+    def count(nf: int) -> int:
+        if nf not in seen:
+            seen[nf] = int(n_features(nf))
+            nfs = sorted(seen)
+            k = nfs.index(nf)
+            around = nfs[max(k - 1, 0) : k + 2]  # nf and its evaluated neighbours
+            for a, b in zip(around, around[1:], strict=False):
+                if seen[a] >= seen[b]:
+                    _not_increasing(what, width, seen, a, b)
+        return seen[nf]
+
     lo, hi = 1, 1
-    while n_features(hi) < width:
-        lo, hi = hi, 2 * hi
+    count(2)  # one more count: nf=1 alone says nothing of the growth
+    while count(hi) < width:
+        if hi >= MAX_NF:
+            raise ValueError(
+                f"{what} cannot give width={width} features: it has "
+                f"{seen[hi]} at nf={hi}, the largest nf tried; {_reached(seen)}."
+            )
+        lo, hi = hi, min(2 * hi, MAX_NF)
     while lo < hi:
         mid = (lo + hi) // 2
-        if n_features(mid) >= width:
+        if count(mid) >= width:
             hi = mid
         else:
             lo = mid + 1
-    if lo > 1 and width - n_features(lo - 1) <= n_features(lo) - width:
+    if lo > 1 and width - count(lo - 1) <= count(lo) - width:
         return lo - 1
     return lo
+
+
+def _reached(seen: dict[int, int]) -> str:
+    counts = ", ".join(f"{seen[nf]} (nf={nf})" for nf in sorted(seen))
+    return f"it reaches {counts}, at most {max(seen.values())}"
+
+
+def _not_increasing(what: str, width: int, seen: dict, a: int, b: int):
+    grow = "stops growing" if seen[a] == seen[b] else "falls"
+    good = {nf: c for nf, c in seen.items() if nf <= a}
+    raise ValueError(
+        f"{what} cannot give width={width} features: its feature count {grow} "
+        f"with nf ({seen[a]} at nf={a}, {seen[b]} at nf={b}); "
+        f"{_reached(good)}. With width=, the feature count must grow with nf."
+    )

@@ -53,12 +53,15 @@ from ._blocks import N_MELS, check_input_batch, truncated_normal_
 __all__ = [
     "NetworkFeatures",
     "NetworkLayout",
+    "NotANetworkFactoryError",
+    "check_network_factory",
     "build_network",
     "default_layers",
     "describe_network",
     "network_label",
     "paper_init_",
     "plugin",
+    "probe_length",
     "structure_digest",
     "behaviour_digest",
     "import_object",
@@ -207,12 +210,81 @@ def paper_init_(module: nn.Module, generator: torch.Generator) -> nn.Module:
     return module
 
 
-def _call_factory(factory, args: tuple, kwargs: dict, label: str) -> nn.Module:
-    module = factory(*args, **kwargs)
+class NotANetworkFactoryError(ValueError, TypeError):
+    """An object given as a network factory is none (a ValueError, and a
+    TypeError as before)."""
+
+
+_FACTORY = "a network factory (a callable returning a torch.nn.Module)"
+
+
+def check_network_factory(factory, what: str | None = None, *, or_transformer=False):
+    """``factory`` if it can be a network factory, found without calling it.
+
+    A factory is an ``nn.Module`` subclass, a Python function or callable
+    object, or a :func:`functools.partial` of one. Refused at once: what is not
+    callable, a class that is not an ``nn.Module`` subclass, a module instance
+    (pass its class or a function returning it), and functions implemented in
+    C (``os.system``, ``print``), which never build a network and should not be
+    called with an ``nf``.
+
+    ``or_transformer=True`` says that a transformer class was accepted too
+    (:func:`~skaudio_random.resolve_model`'s import paths).
+
+    Raises
+    ------
+    NotANetworkFactoryError
+        Naming ``what`` (default: the factory's repr) and why.
+    """
+    what = what or repr(factory)
+    func = factory
+    while isinstance(func, functools.partial):
+        func = func.func
+    why = None
+    if not callable(func):
+        why = f"it is an object of type {type(func).__name__}, not callable"
+    elif isinstance(func, nn.Module):
+        why = (
+            f"it is a {type(func).__name__} instance; pass its class or a function "
+            "that returns it"
+        )
+    elif isinstance(func, type):
+        if not issubclass(func, nn.Module):
+            why = f"it is the class {func.__qualname__}, not an nn.Module subclass"
+    elif not (inspect.isfunction(func) or inspect.ismethod(func)):
+        call = inspect.getattr_static(type(func), "__call__", None)
+        if inspect.isbuiltin(func) or not inspect.isfunction(call):
+            why = (
+                f"{network_label(func)} is a built-in {type(func).__name__} "
+                "(implemented in C), which builds no network"
+            )
+    if why:
+        also = (
+            " and neither a transformer class nor a network" if or_transformer else ""
+        )
+        raise NotANetworkFactoryError(f"{what} is not {_FACTORY}{also}: {why}.")
+    return factory
+
+
+def _call_factory(factory, args: tuple, kwargs: dict, label: str, meta=False):
+    """``factory(*args, **kwargs)``, checked to be an ``nn.Module``; on the meta
+    device (the first call of a factory) what it raises is reported as what
+    it is: a failed build, or no factory at all."""
+    check_network_factory(factory, label)
+    try:
+        module = factory(*args, **kwargs)
+    except Exception as exc:
+        if not meta:
+            raise
+        call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+        raise NotANetworkFactoryError(
+            f"{label} is not {_FACTORY}, or it failed: calling it with ({call}) on the "
+            f"meta device raised {type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(module, nn.Module):
-        raise TypeError(
-            f"network {label} must return a torch.nn.Module; it returned "
-            f"{type(module).__name__}."
+        raise NotANetworkFactoryError(
+            f"{label} is not {_FACTORY}: it returned a {type(module).__name__}; "
+            f"network {label} must return a torch.nn.Module."
         )
     if any(
         isinstance(p, nn.parameter.UninitializedParameter) for p in module.parameters()
@@ -246,7 +318,7 @@ def build_network(
     kwargs = dict(kwargs or {})
     if meta:
         with torch.device("meta"):
-            module = _call_factory(factory, args, kwargs, label)
+            module = _call_factory(factory, args, kwargs, label, meta=True)
         return module.eval().requires_grad_(False)
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
@@ -408,6 +480,30 @@ def describe_network(
     return NetworkLayout(tuple(names), channels, hi)
 
 
+#: Shortest input :func:`probe_length` prefers (frames / samples).
+_PROBE_LENGTH = {"mel": 16, "waveform": 1024}
+
+
+def probe_length(
+    module: nn.Module, layout: NetworkLayout, input_kind: str, label: str
+) -> int:
+    """A short input length for :func:`behaviour_digest`: the network's minimum,
+    or 16 frames / 1024 samples when that is longer and the network runs on it
+    (``module`` is a meta-device build)."""
+    length = max(layout.min_length, _PROBE_LENGTH[input_kind])
+    if length == layout.min_length:
+        return length
+    hooks = _attach(module, list(layout.layers))
+    try:
+        _probe(module, list(layout.layers), input_kind, length, label)
+    except (_ProbeError, ValueError):
+        return layout.min_length
+    finally:
+        for h in hooks:
+            h.remove()
+    return length
+
+
 # ----------------------------------------------------------------------- forward
 def _hook(name: str):
     def hook(module, inputs, output):
@@ -514,6 +610,7 @@ class NetworkFeatures(nn.Module):
         reference: bool = False,
         compute_dtype: torch.dtype | None = None,
         return_maps: bool = False,
+        check_finite: bool = True,
     ):
         """Features (batch, n_features) float32 of a log-mel or waveform batch.
 
@@ -523,6 +620,8 @@ class NetworkFeatures(nn.Module):
         ``return_maps=True`` returns ``{layer: (batch, channels, *positions)}``
         instead (a ``(batch, n)`` output as one position), for frame-level
         features (:mod:`skaudio_random.frames` finds the time axis).
+        ``check_finite=False`` returns non-finite features instead of raising
+        (for :func:`behaviour_digest`'s probe, which is no user's clip).
         """
         x = self._check_input(x)
         maps = {} if return_maps else None
@@ -546,7 +645,11 @@ class NetworkFeatures(nn.Module):
                     f"layer {layer!r} of network {self.label} gave {means.shape[1]} "
                     f"channels; {n} were found on the meta device."
                 )
-            if x.device.type != "meta" and not torch.isfinite(means).all():
+            if (
+                check_finite
+                and x.device.type != "meta"
+                and not torch.isfinite(means).all()
+            ):
                 raise ValueError(
                     f"layer {layer!r} of network {self.label} gives non-finite values "
                     "(inf or NaN) for this input."
@@ -622,7 +725,8 @@ def behaviour_digest(forward, input_kind: str, length: int, state=(), device="cp
         Frames or samples of the probe input (at least the network's minimum).
     state : iterable of (str, Tensor), default=()
         Named parameters and buffers to hash by value, checked unchanged by
-        the two forward passes.
+        the two forward passes (hashed, not copied: a network that changes
+        them is refused, not restored).
     device : str or torch.device, default="cpu"
         Where the probe input is put (the network's device).
 
@@ -654,7 +758,7 @@ def behaviour_digest(forward, input_kind: str, length: int, state=(), device="cp
     skaudio_random.architectures._network.NondeterministicNetworkError: ...
     """
     state = list(state)
-    before = [t.detach().clone() for _, t in state]
+    before = [_tensor_hash(t) for _, t in state]  # no copy of the weights
     x = _probe_input(input_kind, int(length), device)
     with torch.no_grad():
         first = forward(x.clone()).detach().float().cpu()
@@ -662,13 +766,11 @@ def behaviour_digest(forward, input_kind: str, length: int, state=(), device="cp
     changed = [
         name
         for (name, t), old in zip(state, before, strict=True)
-        if not torch.equal(t.detach(), old)
+        if _tensor_hash(t) != old
     ]
-    with torch.no_grad():
-        for (_, t), old in zip(state, before, strict=True):
-            t.copy_(old)  # a forward that edits its weights leaves them as found
+    scale = float(first.nan_to_num(0.0, 0.0, 0.0).abs().max().clamp(min=1e-30))
     same = first.shape == second.shape and torch.allclose(
-        first, second, rtol=1e-5, atol=1e-6 * float(first.abs().max().clamp(min=1e-30))
+        first, second, rtol=1e-5, atol=1e-6 * scale, equal_nan=True
     )
     if changed or not same:
         what = (
@@ -691,10 +793,18 @@ def behaviour_digest(forward, input_kind: str, length: int, state=(), device="cp
     h.update(repr(tuple(first.shape)).encode())
     for value in (proj @ flat).tolist():
         h.update(f"{value:.3e}".encode())
-    for name, t in state:
+    for (name, _), value in zip(state, before, strict=True):
         h.update(name.encode())
-        h.update(t.detach().cpu().float().contiguous().numpy().tobytes())
+        h.update(value)
     return h.hexdigest()
+
+
+def _tensor_hash(t: Tensor) -> bytes:
+    """A digest of a tensor's dtype, shape and values (no copy on the CPU)."""
+    t = t.detach().cpu()
+    h = hashlib.blake2b(f"{t.dtype}{tuple(t.shape)}".encode(), digest_size=16)
+    h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy())
+    return h.digest()
 
 
 # ----------------------------------------------------------------------- registry
