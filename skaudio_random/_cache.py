@@ -14,12 +14,25 @@ clip's valid entry copied in its place, is detected, recomputed and overwritten
 with a warning. A cache folder that cannot be written (read-only disk, no
 permission, full disk) is still read: stored entries are served and the rest is
 computed without being stored, with one warning per transform.
+
+Trust: a cache folder is trusted like the code. Whoever can write it can
+choose the features it returns: a forged entry with a valid checksum is served
+(the checksum detects damage, not forgery). So the cache warns, once per folder
+and process, when a folder it reads (the ``memory`` location unless it is
+sticky like ``/tmp``, ``skaudio_random_features``, the parameter folder and its
+subfolders) is owned by another user or writable by group (other than its
+owner's private group) or others. It never writes through a symbolic link
+(a linked folder makes it read-only, a linked ``params.txt`` is left alone,
+with a warning), writes every file to a temporary file in its folder and
+renames it into place, and reads only regular files (an entry that is a pipe
+is recomputed rather than waited on).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -32,6 +45,40 @@ __all__ = ["FeatureCache", "resolve_memory_location"]
 #: Start of every entry file, then the 32-byte checksum, then the float32 vector.
 _MAGIC = b"SKARFEAT1\n"
 _DIGEST_SIZE = 32
+# Parameter folders warned about in this process: one warning each.
+_TRUST_WARNED: set[str] = set()
+
+
+def _private_group(st: os.stat_result) -> bool:
+    """Whether ``st``'s group is its owner's own (a user private group, as made
+    by Debian or Ubuntu for each user, whose umask then leaves group write on)."""
+    try:
+        import grp
+        import pwd
+
+        group = grp.getgrgid(st.st_gid)
+        return not group.gr_mem and group.gr_name == pwd.getpwuid(st.st_uid).pw_name
+    except (ImportError, KeyError):
+        return False
+
+
+def _other_writers(st: os.stat_result, *, sticky_ok: bool) -> str | None:
+    """Who besides the current user (and root) can write a folder, or ``None``.
+
+    ``sticky_ok``: a sticky folder (``/tmp``) lets others add files but not
+    move ours, which is enough for the ``memory`` location, not for the
+    folders that hold the entries.
+    """
+    if st.st_uid not in (os.geteuid(), 0):
+        return f"is owned by user id {st.st_uid}"
+    if sticky_ok and st.st_mode & stat.S_ISVTX:
+        return None
+    mode = stat.filemode(st.st_mode)
+    if st.st_mode & stat.S_IWOTH:
+        return f"is writable by all users ({mode})"
+    if st.st_mode & stat.S_IWGRP and not _private_group(st):
+        return f"is writable by group id {st.st_gid} ({mode})"
+    return None
 
 
 def resolve_memory_location(memory) -> Path | None:
@@ -81,13 +128,66 @@ class FeatureCache:
         self._write_error: OSError | None = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            readme = self.folder / "params.txt"
-            if not readme.exists():
-                readme.write_text(
-                    "\n".join(f"{k} = {v!r}" for k, v in sorted(key.items()))
-                )
+            if self._no_links(self.folder.parent, self.folder):
+                self._write_readme(key)
         except OSError as exc:
-            self._read_only(exc)
+            self._read_only(f"{type(exc).__name__}: {exc}", exc)
+        self._warn_other_writers(Path(location))
+
+    def _write_readme(self, key: dict) -> None:
+        """``params.txt``: what the parameter folder's hash stands for."""
+        readme = self.folder / "params.txt"
+        if readme.is_symlink():
+            warnings.warn(
+                f"{readme} is a symbolic link; the feature cache does not write "
+                "through links (was it planted by someone who can write the folder?) "
+                "and leaves it alone.",
+                UserWarning,
+                stacklevel=4,
+            )
+        elif not readme.exists():
+            text = "\n".join(f"{k} = {v!r}" for k, v in sorted(key.items()))
+            self._write_file(readme, text.encode())
+
+    def _no_links(self, *folders: Path) -> bool:
+        """False, with the cache made read-only, if a folder is a symbolic link."""
+        for folder in folders:
+            if folder.is_symlink():
+                self._read_only(
+                    f"{folder} is a symbolic link, which the cache does not write "
+                    "through"
+                )
+                return False
+        return True
+
+    def _warn_other_writers(self, location: Path) -> None:
+        """Warn, once per parameter folder, if someone else can write the cache."""
+        if os.name != "posix" or str(self.folder) in _TRUST_WARNED:
+            return
+        folders = [(location, True), (self.folder.parent, False), (self.folder, False)]
+        try:
+            folders += [
+                (Path(e.path), False)
+                for e in os.scandir(self.folder)
+                if e.is_dir(follow_symlinks=False)
+            ]
+            for folder, sticky_ok in folders:
+                who = _other_writers(os.stat(folder), sticky_ok=sticky_ok)
+                if who is not None:
+                    break
+            else:
+                return
+        except OSError:  # unreadable: the reads report it
+            return
+        _TRUST_WARNED.add(str(self.folder))
+        warnings.warn(
+            f"the feature cache folder {folder} {who}: anyone who can write it can "
+            "choose the features this cache returns (its checksums detect damage, "
+            "not forgery). Use a cache folder that only you can write "
+            f"(chmod go-w {folder}), or one whose writers you trust.",
+            UserWarning,
+            stacklevel=4,
+        )
 
     def _path(self, fingerprint: str) -> Path:
         return self.folder / fingerprint[:2] / f"{fingerprint}.f32"
@@ -102,8 +202,9 @@ class FeatureCache:
     def get(self, fingerprint: str) -> np.ndarray | None:
         """The stored vector, or ``None`` if absent or damaged (with a warning)."""
         path = self._path(fingerprint)
+        head = len(_MAGIC) + _DIGEST_SIZE
         try:
-            data = path.read_bytes()
+            data = _read_regular(path, head + 4 * self.n_features)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -113,10 +214,11 @@ class FeatureCache:
                 stacklevel=3,
             )
             return None
-        head = len(_MAGIC) + _DIGEST_SIZE
-        payload = data[head:]
+        payload = b"" if data is None else data[head:]
         problem = None
-        if not data.startswith(_MAGIC) or len(payload) != 4 * self.n_features:
+        if data is None:
+            problem = "is not a regular file"
+        elif not data.startswith(_MAGIC) or len(payload) != 4 * self.n_features:
             problem = "is truncated or not a feature entry"
         elif data[len(_MAGIC) : head] != self._checksum(fingerprint, payload):
             problem = "fails its checksum (damaged, or another clip's entry)"
@@ -143,32 +245,51 @@ class FeatureCache:
         path = self._path(fingerprint)
         payload = np.ascontiguousarray(vec, dtype="<f4").tobytes()
         data = _MAGIC + self._checksum(fingerprint, payload) + payload
+        try:
+            if self._no_links(path.parent):
+                path.parent.mkdir(exist_ok=True)
+                self._write_file(path, data)
+        except OSError as exc:
+            self._read_only(f"{type(exc).__name__}: {exc}", exc)
+
+    @staticmethod
+    def _write_file(path: Path, data: bytes) -> None:
+        """Write ``data`` to a new temporary file beside ``path``, then rename it
+        over ``path`` (a link there is replaced, never followed)."""
         tmp = None
         try:
-            path.parent.mkdir(exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)
-        except OSError as exc:
-            if tmp is not None and os.path.exists(tmp):
+        except BaseException:
+            if tmp is not None and os.path.lexists(tmp):
                 try:
                     os.unlink(tmp)
                 except OSError:
                     pass
-            self._read_only(exc)
-        except BaseException:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
             raise
 
-    def _read_only(self, exc: OSError) -> None:
+    def _read_only(self, reason: str, exc: OSError | None = None) -> None:
         self.writable = False
         self._write_error = exc
         warnings.warn(
             f"the feature cache folder {self.folder} cannot be written "
-            f"({type(exc).__name__}: {exc}); stored entries are used and the other "
+            f"({reason}); stored entries are used and the other "
             "clips are computed without being stored.",
             UserWarning,
             stacklevel=4,
         )
+
+
+def _read_regular(path: Path, size: int) -> bytes | None:
+    """Up to ``size + 1`` bytes of ``path``; ``None`` if it is not a regular file.
+
+    Opened without blocking, so an entry replaced by a pipe is not waited on,
+    and read no further than an entry's size, so a huge file is not loaded.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read(size + 1)

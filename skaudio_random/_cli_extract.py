@@ -141,11 +141,16 @@ def collect_inputs(inputs) -> list[tuple[str, str]]:
 
 
 def _duration(path: str) -> float:
-    """Duration in seconds (decodes the file when libsndfile cannot tell)."""
-    from .audio import _decode
+    """Duration in seconds (decodes the file when libsndfile cannot tell).
 
+    A pipe (``<(...)``) or device is read once here, into memory, and later
+    decoded from those bytes (:func:`~skaudio_random.audio.stream_bytes`).
+    """
+    from .audio import _decode, audio_source
+
+    source = audio_source(path)
     try:
-        info = sf.info(path)
+        info = sf.info(source)
         if info.frames > 0:
             return info.frames / info.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from joblib import effective_n_jobs
 
-from .audio import INT_SCALE_PEAK, check_waveform, load_audio, peak_amplitude
+from .audio import (
+    INT_SCALE_PEAK,
+    check_waveform,
+    load_audio,
+    peak_amplitude,
+    stream_bytes,
+    warn_integer_scale,
+)
 
 __all__ = ["AudioInput", "iter_decoded_batches"]
 
@@ -144,14 +150,7 @@ class AudioInput:
             return
         i, peak = max(loud, key=lambda p: p[1])
         others = f" and {len(loud) - 1} more clip(s)" if len(loud) > 1 else ""
-        warnings.warn(
-            f"{self.describe(i)} peaks at {peak:.6g}{others} above {INT_SCALE_PEAK}: "
-            "audio samples are expected in [-1, 1], and these look like integer PCM "
-            "values stored as floats. Features depend on the scale; divide by the "
-            "format's full scale (32768 for 16-bit PCM).",
-            UserWarning,
-            stacklevel=3,
-        )
+        warn_integer_scale(self.describe(i), peak, others, stacklevel=3)
 
     def _from_array(self, X: np.ndarray) -> list:
         if X.dtype.kind in "USO":
@@ -224,13 +223,22 @@ class AudioInput:
         return item
 
     def fingerprint(self, i: int) -> str:
-        """A hash of clip ``i``'s content (file bytes or samples), for caching."""
+        """A hash of clip ``i``'s content (file bytes or samples), for caching.
+
+        A path that is not a regular file is read once (see
+        :func:`~skaudio_random.audio.stream_bytes`): its hash is that of a file
+        holding the same bytes.
+        """
         item = self.items[i]
         if isinstance(item, str):
+            h = hashlib.blake2b(b"file:", digest_size=20)
+            data = stream_bytes(item)  # a pipe or device: its bytes, read once
+            if data is not None:
+                h.update(data)
+                return h.hexdigest()
             key, settled = _file_identity(item)
             if key in _FILE_HASHES:
                 return _FILE_HASHES[key]
-            h = hashlib.blake2b(b"file:", digest_size=20)
             with open(item, "rb") as f:
                 while chunk := f.read(_HASH_CHUNK):
                     h.update(chunk)

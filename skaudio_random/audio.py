@@ -3,11 +3,20 @@
 NumPy in, NumPy out. Decoding goes through libsndfile (:mod:`soundfile`: wav, flac,
 ogg, mp3, au, aiff, ...) with :func:`librosa.load` as a fallback for containers
 libsndfile cannot open; resampling uses :mod:`soxr` at high quality.
+
+A path that is not a regular file (a pipe, process substitution ``<(...)``,
+``/dev/stdin``, a device) can be read only once, so it is read once into memory,
+up to :data:`MAX_STREAM_BYTES`, and every later decode or fingerprint of it in
+the process uses those bytes (:func:`stream_bytes`).
 """
 
 from __future__ import annotations
 
+import io
 import os
+import select
+import stat
+import threading
 import warnings
 from numbers import Integral
 
@@ -32,6 +41,116 @@ MAX_ABS_SAMPLE = float(2**31)
 #: 10**12 samples, while 16-bit PCM values (full scale 32768) peak in the
 #: hundreds or thousands for any audible clip.
 INT_SCALE_PEAK = 16.0
+
+
+#: Most bytes read from a path that is not a regular file (1 GiB: over an hour
+#: of 16-bit stereo audio at 44.1 kHz). A device with no end (``/dev/zero``)
+#: fails once it is passed, after a second or so; save longer streams to a file.
+MAX_STREAM_BYTES = 1 << 30
+
+#: Seconds a pipe or device may give no data before reading it fails: a pipe
+#: that no program writes to fails instead of waiting for ever.
+STREAM_TIMEOUT_S = 10.0
+
+_STREAM_CHUNK = 1 << 20
+# Bytes of the non-regular paths read so far, by (device, inode): a pipe gives
+# its data once, so every later use in the process reads them from here.
+_STREAMS: dict[tuple[int, int], bytes] = {}
+_STREAMS_LOCK = threading.Lock()
+
+
+def stream_bytes(path: str | os.PathLike) -> bytes | None:
+    """The content of ``path`` if it is not a regular file; ``None`` if it is one.
+
+    A pipe, process substitution (``/dev/fd/N``), ``/dev/stdin`` or device is
+    read once, without blocking: at most :data:`MAX_STREAM_BYTES`, each wait for
+    data lasting at most :data:`STREAM_TIMEOUT_S`. The bytes are kept for the
+    rest of the process (a pipe cannot be read twice), so the same path gives
+    the same bytes to every later call, even if new data was written to it.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    TimeoutError
+        If ``path`` gives no data for :data:`STREAM_TIMEOUT_S` seconds (a pipe
+        with no writer, a terminal).
+    ValueError
+        If ``path`` is a socket, or gives more than :data:`MAX_STREAM_BYTES`.
+    """
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"audio file {path!r} does not exist.") from None
+    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+        return None
+    if stat.S_ISSOCK(st.st_mode):
+        raise ValueError(f"audio file {path!r} is a socket, not a file.")
+    key = (st.st_dev, st.st_ino)
+    with _STREAMS_LOCK:
+        if key not in _STREAMS:
+            _STREAMS[key] = _read_stream(path)
+        return _STREAMS[key]
+
+
+def _read_stream(path: str) -> bytes:
+    """Read a pipe or device to its end, within the limits of :func:`stream_bytes`."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    data = io.BytesIO()
+    try:
+        poller = select.poll() if hasattr(select, "poll") else None
+        if poller is not None:
+            poller.register(fd, select.POLLIN)
+        while True:
+            if poller is not None and not poller.poll(1000 * STREAM_TIMEOUT_S):
+                raise TimeoutError(
+                    f"audio file {path!r} is not a regular file and gave no data for "
+                    f"{STREAM_TIMEOUT_S:g} s (a pipe that no program writes to?); "
+                    f"{data.tell()} bytes were read."
+                )
+            try:
+                chunk = os.read(fd, _STREAM_CHUNK)
+            except BlockingIOError:  # the writer is still there: wait again
+                continue
+            if not chunk:
+                return data.getvalue()
+            data.write(chunk)
+            if data.tell() > MAX_STREAM_BYTES:
+                raise ValueError(
+                    f"audio file {path!r} is not a regular file and gives more than "
+                    f"{MAX_STREAM_BYTES / 2**20:g} MiB (the limit for pipes and "
+                    "devices, which are read into memory); save the audio to a file."
+                )
+    finally:
+        os.close(fd)
+
+
+def audio_source(path: str) -> str | io.BytesIO:
+    """What the decoders open for ``path``: the path of a regular file, or the
+    bytes of any other (:func:`stream_bytes`) as a new file object."""
+    data = stream_bytes(path)
+    return path if data is None else io.BytesIO(data)
+
+
+def warn_integer_scale(name: str, peak: float, others: str = "", stacklevel=2):
+    """Warn that ``name`` peaking at ``peak`` looks like integer PCM as floats."""
+    warnings.warn(
+        f"{name} peaks at {peak:.6g}{others} above {INT_SCALE_PEAK}: audio samples "
+        "are expected in [-1, 1], and these look like integer PCM values stored as "
+        "floats. Features depend on the scale; divide by the format's full scale "
+        "(32768 for 16-bit PCM).",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def check_decoded_peak(peak: float, name: str, stacklevel=2) -> None:
+    """The amplitude checks of a decoded file: an error beyond 2**31, a warning
+    (:func:`warn_integer_scale`) above :data:`INT_SCALE_PEAK`."""
+    check_amplitude(peak, name)
+    if peak > INT_SCALE_PEAK:
+        warn_integer_scale(name, peak, stacklevel=stacklevel + 1)
 
 
 def peak_amplitude(y: np.ndarray) -> float:
@@ -120,7 +239,7 @@ DECODE_BLOCK = 1 << 16
 def _decode(path: str) -> tuple[np.ndarray, int]:
     """Decode ``path`` to float32 ``(n_times, n_channels)`` and its sample rate."""
     try:
-        y, sr_native = sf.read(path, dtype="float32", always_2d=True)
+        y, sr_native = sf.read(audio_source(path), dtype="float32", always_2d=True)
         return y, int(sr_native)
     except (sf.LibsndfileError, RuntimeError, TypeError) as sf_exc:
         sf_error = sf_exc
@@ -134,7 +253,9 @@ def _decode_fallback(path: str, sf_error: Exception) -> tuple[np.ndarray, int]:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            y, sr_native = librosa.load(path, sr=None, mono=False, dtype=np.float32)
+            y, sr_native = librosa.load(
+                audio_source(path), sr=None, mono=False, dtype=np.float32
+            )
     except Exception as exc:  # noqa: BLE001 - any decoder failure is reported below
         raise ValueError(
             f"could not decode audio file {path!r}: {sf_error} (libsndfile); "
@@ -159,7 +280,7 @@ def _stream_mono(
     libsndfile cannot open the file.
     """
     try:
-        f = sf.SoundFile(path)
+        f = sf.SoundFile(audio_source(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None
     try:
@@ -244,9 +365,9 @@ def iter_audio_blocks(
 
     The blocks concatenated equal ``load_audio(path, sr, res_type=res_type)``
     bitwise, and the same checks apply (missing, empty or zero-length files,
-    NaN or infinite samples, samples beyond 2**31), raised with the same
-    messages once the whole file has been read. Memory is one block, whatever
-    the file's length, channel count and rate.
+    NaN or infinite samples, samples beyond 2**31, the warning about integer
+    scale), raised with the same messages once the whole file has been read.
+    Memory is one block, whatever the file's length, channel count and rate.
 
     Parameters
     ----------
@@ -269,7 +390,7 @@ def iter_audio_blocks(
     """
     path = _check_audio_path(path, sr)
     try:
-        f = sf.SoundFile(path)
+        f = sf.SoundFile(audio_source(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioStreamUnavailable(path) from exc
     n_in = n_out = n_bad = 0
@@ -300,17 +421,21 @@ def iter_audio_blocks(
             f"audio file {path!r} holds {n_bad} NaN or infinite sample(s); audio "
             "must be finite."
         )
-    check_amplitude(peak, f"audio file {path!r}")
+    check_decoded_peak(peak, f"audio file {path!r}")
 
 
 def _check_audio_path(path: str | os.PathLike, sr) -> str:
-    """``path`` as a str once it names a non-empty file and ``sr`` is valid."""
+    """``path`` as a str once it names a non-empty file and ``sr`` is valid.
+
+    A path that is not a regular file is read here (:func:`stream_bytes`).
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"audio file {path!r} does not exist.")
     if os.path.isdir(path):
         raise ValueError(f"audio file {path!r} is a directory, not a file.")
-    if os.path.getsize(path) == 0:
+    data = stream_bytes(path)
+    if (os.path.getsize(path) if data is None else len(data)) == 0:
         raise ValueError(f"audio file {path!r} is empty (0 bytes).")
     if sr is not None and (not isinstance(sr, Integral) or sr <= 0):
         raise ValueError(f"sr must be a positive int or None; got {sr!r}.")
@@ -358,13 +483,26 @@ def load_audio(
     peak memory is about the mono output, whatever the file's channel count
     and rate.
 
+    A path that is not a regular file (a pipe, ``<(...)``, ``/dev/stdin``) is
+    read once into memory and decoded from there (:func:`stream_bytes`).
+
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    TimeoutError
+        If ``path`` is a pipe or device that gives no data for
+        :data:`STREAM_TIMEOUT_S` seconds.
     ValueError
         If the file is empty, cannot be decoded, holds no samples, or holds NaN or
-        infinite samples.
+        infinite samples, or samples beyond 2**31; or if a pipe or device gives
+        more than :data:`MAX_STREAM_BYTES`.
+
+    Warns
+    -----
+    UserWarning
+        If the samples peak above :data:`INT_SCALE_PEAK` (16): a float file
+        holding integer PCM values (the warning names the file).
 
     Examples
     --------
@@ -404,7 +542,7 @@ def load_audio(
             f"audio file {path!r} holds {int(y.size - np.isfinite(y).sum())} NaN or "
             "infinite sample(s); audio must be finite."
         )
-    check_amplitude(peak, f"audio file {path!r}")
+    check_decoded_peak(peak, f"audio file {path!r}")
     return y
 
 

@@ -1,11 +1,14 @@
 """Audio loading and length fixing: formats, resampling and every bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 import soundfile as sf
 
 from skaudio_random import fix_length, load_audio
-from skaudio_random.audio import check_waveform, to_mono
+from skaudio_random.audio import check_waveform, iter_audio_blocks, to_mono
+from skaudio_random.mfcc import MFCC
 
 from .conftest import FSDD, LIBROSA_EXAMPLES, requires_fsdd, requires_librosa_examples
 
@@ -235,3 +238,25 @@ def test_a_crop_decodes_only_the_start_of_a_long_file(tmp_path, monkeypatch):
     whole = MFCC().transform([path])
     np.testing.assert_array_equal(whole, MFCC().transform([ref]))
     assert sum(read) == 60 * 44100
+
+
+def test_float_file_at_integer_scale_warns_naming_it(tmp_path, rng):
+    """The same check as for arrays (AudioInput): a float WAV of PCM values."""
+    pcm = (rng.standard_normal(12000) * 5000).clip(-20000, 20000)
+    pcm[100] = 20000.0
+    path = tmp_path / "pcm_as_float.wav"
+    sf.write(path, pcm.astype(np.float32), 12000, subtype="FLOAT")
+    match = r"pcm_as_float\.wav'? peaks at 20000 above 16.*integer PCM"
+    with pytest.warns(UserWarning, match=match):
+        load_audio(path, sr=None)
+    with pytest.warns(UserWarning, match=match):
+        list(iter_audio_blocks(path, sr=None))  # the streamed crop of the CNNs
+    with pytest.warns(UserWarning, match=match):
+        MFCC().transform([str(path)])  # decoded in the decoding threads
+    # the same samples at full scale 1.0, and 16-bit files, do not warn
+    sf.write(path, (pcm / 32768).astype(np.float32), 12000, subtype="FLOAT")
+    sf.write(tmp_path / "int16.wav", pcm / 32768, 12000, subtype="PCM_16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_audio(path)
+        MFCC().transform([str(path), str(tmp_path / "int16.wav")])
