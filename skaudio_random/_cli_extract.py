@@ -44,7 +44,11 @@ of any sample rate and channel count is mixed to mono and resampled to 12 kHz.
 file) and MODEL_features.txt (the feature names), plus index.csv (path, row,
 duration in seconds, model) telling which file each row holds. --layout mirror
 writes one NAME.npz per input file (one array per model) under a mirror of the
-input tree, plus the same MODEL_features.txt files.
+input tree, plus the same MODEL_features.txt files: NAME is the file's path
+relative to the deepest folder holding every input (a/x.wav and b/x.wav stay
+apart), and nothing is written outside --out. extract.json lists the files a
+run wrote; a later run with other models or the other layout stops unless
+--overwrite (which removes those files only).
 
 Files that cannot be decoded or are too short for a model are listed in
 errors.csv (path, model, reason); the others are written and the exit status is
