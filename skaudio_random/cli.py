@@ -521,6 +521,11 @@ def _error(exc: BaseException, status: int) -> int:
     return status
 
 
+def _is_unreachable_width(exc: BaseException) -> bool:
+    arch = sys.modules.get("skaudio_random.architectures")  # raised only once imported
+    return arch is not None and isinstance(exc, arch.WidthUnreachableError)
+
+
 def _run(args) -> int:
     """The command, with the user's modules imported first (see user_imports)."""
     specs = _import_paths(args)
@@ -554,8 +559,9 @@ def main(argv=None) -> int:
           (``OSError``, ``ValueError``, ``TypeError``).
         - 2 (``EXIT_USAGE``, argparse's own status): a bad command line
           (unknown options, bad choices, ``--window``/``--hop`` not positive and
-          finite), or a size that cannot fit in memory (the ``MemoryError``
-          estimate naming ``--width``, ``--n-frames`` or ``--n-samples``).
+          finite), a ``--width`` no nf gives, or a size that cannot fit in
+          memory (the ``MemoryError`` estimate naming ``--width``,
+          ``--n-frames`` or ``--n-samples``).
         - 3 (``EXIT_SOME_FAILED``): ``extract`` or ``predict`` could not read
           some files; the others are written.
         - 130: interrupted; the same command resumes.
@@ -578,7 +584,7 @@ def main(argv=None) -> int:
     except MemoryError as exc:  # the estimates name the option to lower
         return _error(exc, EXIT_USAGE)
     except (OSError, ValueError, TypeError) as exc:
-        return _error(exc, EXIT_FAILED)
+        return _error(exc, EXIT_USAGE if _is_unreachable_width(exc) else EXIT_FAILED)
     except KeyboardInterrupt:
         print(
             "skaudio-random: interrupted; run the same command again to resume.",

@@ -195,11 +195,18 @@ def test_a_forged_record_cannot_remove_files_outside_out(tmp_path, clips):
     assert victim.read_bytes() == b"keep"
 
 
-def test_memory_estimate_is_one_line_exit_2(tmp_path, clips, capsys):
+@pytest.mark.parametrize(
+    "width, says",
+    [
+        ("50000000", "VGG(width=50000000) needs about"),  # past the memory
+        ("100000000", "VGG cannot give width=100000000 features: at most"),
+    ],
+)
+def test_too_wide_is_one_line_exit_2(tmp_path, clips, capsys, width, says):
     argv = ["extract", clips[0], "--out", str(tmp_path / "o"), "--models", "vgg"]
-    assert main([*argv, "--width", "100000000", "--quiet"]) == 2
+    assert main([*argv, "--width", width, "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("skaudio-random: error: VGG(width=100000000) needs about")
+    assert err.startswith(f"skaudio-random: error: {says}")
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()  # checked before anything is written
 
