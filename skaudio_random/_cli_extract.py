@@ -7,6 +7,7 @@ fatal.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import sys
@@ -43,7 +44,11 @@ of any sample rate and channel count is mixed to mono and resampled to 12 kHz.
 file) and MODEL_features.txt (the feature names), plus index.csv (path, row,
 duration in seconds, model) telling which file each row holds. --layout mirror
 writes one NAME.npz per input file (one array per model) under a mirror of the
-input tree, plus the same MODEL_features.txt files.
+input tree, plus the same MODEL_features.txt files: NAME is the file's path
+relative to the deepest folder holding every input (a/x.wav and b/x.wav stay
+apart), and nothing is written outside --out. extract.json lists the files a
+run wrote; a later run with other models or the other layout stops unless
+--overwrite (which removes those files only).
 
 Files that cannot be decoded or are too short for a model are listed in
 errors.csv (path, model, reason); the others are written and the exit status is
@@ -92,19 +97,28 @@ def _walk_audio(folder: Path, extensions) -> list[str]:
 def collect_inputs(inputs) -> list[tuple[str, str]]:
     """``(path, relative name)`` of every audio file named by ``inputs``.
 
-    Folders are walked (sorted, hidden entries skipped) and their files named
-    relative to the folder; list files (``.txt``, ``.lst``) give one path per
-    line, relative to the list's folder; other paths are audio files named by
-    their file name. Duplicates are kept once, in order.
+    Folders are walked (sorted, hidden entries skipped); list files (``.txt``,
+    ``.lst``, UTF-8 with or without a byte-order mark, any line endings) give
+    one path per line, relative to the list's folder; other paths are audio
+    files. Duplicates are kept once, in order.
+
+    The relative name (the ``--layout mirror`` output name) is the file's path
+    relative to the deepest folder holding every input: the folder arguments,
+    the folders of the file arguments and of the list files, and the folders
+    of every file found. One folder argument keeps its tree (``deep/x.wav``),
+    two give ``a/x.wav`` and ``b/x.wav``; no name holds ``..``, and two files
+    never get one name.
 
     Raises
     ------
     FileNotFoundError
         If an input or a listed path does not exist.
     ValueError
-        If a folder holds no audio file, or no input file is found at all.
+        If a folder holds no audio file, no input file is found at all, or the
+        inputs share no folder (paths on different drives).
     """
-    found: dict[str, str] = {}
+    found: dict[str, None] = {}
+    anchors: list[str] = []  # folders the names are relative to, at the least
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
@@ -114,30 +128,45 @@ def collect_inputs(inputs) -> list[tuple[str, str]]:
                     f"folder {str(path)!r} holds no audio file (extensions "
                     f"{', '.join(_audio_extensions())})."
                 )
-            for f in files:
-                found.setdefault(os.path.abspath(f), os.path.relpath(f, path))
+            anchors.append(os.path.abspath(path))
+            found.update(dict.fromkeys(os.path.abspath(f) for f in files))
         elif path.suffix.lower() in LIST_SUFFIXES and path.is_file():
-            lines = path.read_text(encoding="utf-8").splitlines()
-            for number, line in enumerate(lines, start=1):
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                listed = Path(line).expanduser()
-                if not listed.is_absolute():
-                    listed = path.parent / listed
-                if not listed.exists():
-                    raise FileNotFoundError(
-                        f"{path}:{number}: listed audio file {str(listed)!r} does not "
-                        "exist."
-                    )
-                found.setdefault(os.path.abspath(listed), line.lstrip("/"))
+            anchors.append(os.path.abspath(path.parent))
+            found.update(dict.fromkeys(_listed_files(path)))
         elif path.exists():
-            found.setdefault(os.path.abspath(path), path.name)
+            found.setdefault(os.path.abspath(path), None)
         else:
             raise FileNotFoundError(f"input {str(path)!r} does not exist.")
     if not found:
         raise ValueError("no audio file found in the inputs.")
-    return list(found.items())
+    try:
+        root = os.path.commonpath(anchors + [os.path.dirname(f) for f in found])
+    except ValueError:
+        raise ValueError(
+            "the inputs share no folder (different drives), so --layout mirror "
+            "cannot name their outputs; extract them separately."
+        ) from None
+    return [(f, os.path.relpath(f, root)) for f in found]
+
+
+def _listed_files(listing: Path) -> list[str]:
+    """Absolute paths of the audio files a list file names (checked to exist)."""
+    # utf-8-sig: lists written by Windows tools often start with a BOM
+    lines = listing.read_text(encoding="utf-8-sig").splitlines()  # \r\n, \r, \n
+    files = []
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        listed = Path(line).expanduser()
+        if not listed.is_absolute():
+            listed = listing.parent / listed
+        if not listed.exists():
+            raise FileNotFoundError(
+                f"{listing}:{number}: listed audio file {str(listed)!r} does not exist."
+            )
+        files.append(os.path.abspath(listed))
+    return files
 
 
 def _duration(path: str) -> float:
@@ -275,6 +304,159 @@ def run_extract(args) -> int:
         return _extract(args, client=client)
 
 
+#: What an extract run wrote into --out (see _earlier_outputs).
+RECORD = "extract.json"
+
+
+def _output_path(out: Path, name: str) -> Path:
+    """``out / name``, checked to stay inside ``out`` (links resolved)."""
+    target = out / name
+    if not target.resolve().is_relative_to(out.resolve()):
+        raise ValueError(
+            f"output {name!r} would be written outside --out {out} (through '..' or "
+            "a link); nothing is written there."
+        )
+    return target
+
+
+def _models(specs, memory, params) -> dict:
+    """Label -> (transformer, feature names) of ``--models``, every one built.
+
+    A model named twice (``vgg vgg``, ``vgg VGG``) is computed once, with a
+    note on stderr; registry and class names are labelled by the registry
+    name. Two different models whose labels are equal, or differ only by case
+    (their files would clash on a case-insensitive file system), are an error.
+    Building here raises the memory estimate's ``MemoryError`` (and a user
+    network's own errors) before anything is computed or written.
+    """
+    import functools
+
+    from ._resolve import make_transformer, model_label
+    from .network import resolve_model
+
+    models: dict[str, tuple] = {}
+    named: dict[str, tuple[object, list[str]]] = {}  # casefolded label -> model
+    for spec in specs:
+        resolved = resolve_model(spec)
+        # file names: "pkg.nets:my_net" -> my_net; "VGG" -> vgg
+        label = model_label(spec if ":" in spec else resolved)
+        what = resolved.args if isinstance(resolved, functools.partial) else resolved
+        key = label.casefold()
+        if key in named:
+            first = next(k for k in models if k.casefold() == key)
+            if named[key][0] != what:
+                clash = "are" if first == label else "differ only by case"
+                raise ValueError(
+                    f"--models names two models whose file names {clash}: "
+                    f"{first!r} and {label!r} ({named[key][1][0]!r}, {spec!r}); "
+                    "their files would clash (on case-insensitive file systems "
+                    "too). Give one of them another name."
+                )
+            named[key][1].append(spec)
+            continue
+        named[key] = (what, [spec])
+        est = make_transformer(spec, memory=memory, **params)
+        if hasattr(est, "_prepare"):
+            est._prepare()  # the memory estimate and the build, reused below
+        models[label] = (est, est.get_feature_names_out())
+    for label in models:
+        specs_of = named[label.casefold()][1]
+        if len(specs_of) > 1:
+            print(
+                f"extract: --models names {label} {len(specs_of)} times "
+                f"({', '.join(specs_of)}); it is computed once.",
+                file=sys.stderr,
+            )
+    return models
+
+
+def _planned(layout: str, labels, names) -> set[str]:
+    """The files of --out an extract run writes (``names``: mirror names)."""
+    planned = {f"{m}_features.txt" for m in labels}
+    if layout == "stacked":
+        return planned | {f"{m}.npy" for m in labels} | {"index.csv"}
+    return planned | {n + ".npz" for n in names}
+
+
+def _read_record(out: Path) -> dict | None:
+    import json
+
+    try:
+        record = json.loads((out / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # no record (or a torn one): nothing is known to be ours
+    ok = isinstance(record, dict) and isinstance(record.get("files"), list)
+    return record if ok else None
+
+
+def _earlier_outputs(out: Path, layout: str, labels, planned, overwrite) -> list:
+    """The files of an earlier run to keep in the record, after removing stale ones.
+
+    An earlier run's files (listed in ``out/extract.json``) that this run would
+    not rewrite are stale when it had other models or the other layout: they
+    would lie beside an ``index.csv`` that does not list them. They are an
+    error unless ``overwrite``, which removes them (those listed and inside
+    ``out`` only). A rerun with the same models and layout keeps them (mirror:
+    the outputs of other inputs).
+    """
+    record = _read_record(out)
+    if record is None:
+        return []
+    files = [f for f in record["files"] if isinstance(f, str)]
+    same = record.get("layout") == layout and sorted(
+        map(str, record.get("models", []))
+    ) == sorted(labels)
+    if same:
+        return [f for f in files if f not in planned]
+    stale = [f for f in files if f not in planned and (out / f).exists()]
+    if stale and not overwrite:
+        shown = ", ".join(stale[:5]) + (
+            f" and {len(stale) - 5} more" if len(stale) > 5 else ""
+        )
+        raise ValueError(
+            f"--out {out} holds the outputs of an earlier extract (layout "
+            f"{record.get('layout')}, models {record.get('models')}) that this run "
+            f"(layout {layout}, models {list(labels)}) would not replace: {shown}. "
+            "Choose another --out, or pass --overwrite to remove them first (only "
+            f"the files {RECORD} lists are removed)."
+        )
+    for name in stale:
+        target = out / name
+        parts = Path(name).parts
+        inside = target.parent.resolve().is_relative_to(out.resolve())
+        if Path(name).is_absolute() or ".." in parts or not inside:
+            continue  # never a file outside --out, whatever the record says
+        target.unlink(missing_ok=True)
+        for parent in target.parents:  # mirror folders left empty
+            if parent == out or not parent.is_relative_to(out):
+                break
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+    return []
+
+
+def _write_record(out: Path, layout: str, labels, files) -> None:
+    import json
+
+    record = {"layout": layout, "models": list(labels), "files": sorted(set(files))}
+    tmp = _output_path(out, RECORD + ".part")
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out / RECORD)
+
+
+def _check_mirror_names(files) -> None:
+    """No two mirror outputs whose names differ only by case."""
+    seen: dict[str, str] = {}
+    for path, name in files:
+        other = seen.setdefault(name.casefold(), path)
+        if other != path:
+            raise ValueError(
+                f"--layout mirror: the outputs of {other!r} and {path!r} would have "
+                "names that differ only by case, which clash on case-insensitive "
+                "file systems; rename one, or use --layout stacked."
+            )
+
+
 def _extract(args, *, client) -> int:
     """``extract`` with its features computed here or on ``client``'s workers."""
     files = collect_inputs(args.inputs)
@@ -285,25 +467,15 @@ def _extract(args, *, client) -> int:
     hop = None
     if frame_level:
         hop = args.hop if args.hop is not None else args.window / 2
-        if not (args.window > 0 and hop > 0):
-            raise ValueError(
-                f"--window and --hop must be positive seconds; got {args.window} and "
-                f"{hop}."
-            )
     elif args.hop is not None:
         raise ValueError("--hop needs --window (frame-level features).")
-    from ._resolve import make_transformer, model_label
-
+    mirror = args.layout == "mirror"
+    if mirror:
+        _check_mirror_names(files)
     # every model is checked before anything is computed or written
-    models = {}
-    for model in args.models:
-        est = make_transformer(model, memory=memory, **params)
-        label = model_label(model)  # file names: "pkg.nets:my_net" -> my_net
-        if label in models:
-            raise ValueError(
-                f"--models names two models {label!r}; their files would clash."
-            )
-        models[label] = (est, est.get_feature_names_out())
+    models = _models(args.models, memory, params)
+    planned = _planned(args.layout, models, [n for _, n in files])
+    kept = _earlier_outputs(out, args.layout, list(models), planned, args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
     paths = [p for p, _ in files]
 
@@ -317,12 +489,14 @@ def _extract(args, *, client) -> int:
     readable = sorted(durations)
     todo = [paths[i] for i in readable]
 
+    written: list[str] = []
     index_rows: list = []
     per_file: dict[int, dict] = {}
     for model, (est, names) in models.items():
-        (out / f"{model}_features.txt").write_text(
+        _output_path(out, f"{model}_features.txt").write_text(
             "\n".join(names) + "\n", encoding="utf-8"
         )
+        written.append(f"{model}_features.txt")
         if frame_level:
             feats, times, ok, failed = frames_or_errors(
                 est, todo, window=args.window, hop=hop, desc=model, quiet=args.quiet
@@ -334,7 +508,7 @@ def _extract(args, *, client) -> int:
             feats, times = list(X), [None] * len(ok)
         errors += [(todo[j], model, reason) for j, reason in failed]
         rows_of = [readable[j] for j in ok]
-        if args.layout == "mirror":
+        if mirror:
             for i, f, t in zip(rows_of, feats, times, strict=True):
                 arrays = per_file.setdefault(i, {})
                 arrays[model] = f
@@ -351,20 +525,25 @@ def _extract(args, *, client) -> int:
                 row += 1
         stacked = np.concatenate(feats) if frame_level and feats else np.asarray(feats)
         stacked = stacked.reshape(-1, len(names)).astype(np.float32, copy=False)
-        _save_npy(out / f"{model}.npy", stacked)
-    if args.layout == "stacked":
+        _save_npy(_output_path(out, f"{model}.npy"), stacked)
+        written.append(f"{model}.npy")
+    if not mirror:
         header = ("path", "row", "duration", "model") + (
             ("time",) if frame_level else ()
         )
-        _write_csv(out / "index.csv", header, index_rows)
+        _write_csv(_output_path(out, "index.csv"), header, index_rows)
+        written.append("index.csv")
     else:
         for i, arrays in per_file.items():
-            target = out / (files[i][1] + ".npz")
+            name = files[i][1] + ".npz"
+            target = _output_path(out, name)
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".part.npz")
             np.savez(tmp, **arrays)
             os.replace(tmp, target)
-    errors_path = out / "errors.csv"
+            written.append(name)
+    _write_record(out, args.layout, models, kept + written)
+    errors_path = _output_path(out, "errors.csv")
     if errors:
         _write_csv(errors_path, ("path", "model", "reason"), errors)
     elif errors_path.exists():
@@ -376,6 +555,22 @@ def _extract(args, *, client) -> int:
         file=sys.stderr,
     )
     return EXIT_SOME_FAILED if errors else 0
+
+
+def positive_seconds(text: str) -> float:
+    """argparse ``type=`` of ``--window``/``--hop``: positive, finite seconds."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive, finite number of seconds; got {text!r}"
+        )
+    return value
 
 
 def add_feature_options(p, *, fix_length_default: str) -> None:
@@ -460,7 +655,7 @@ def add_parser(sub, common) -> None:
     )
     p.add_argument(
         "--window",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="frame-level features: averages over windows of this length (one "
         "forward pass per file; rows are windows, index.csv gains their centre "
@@ -468,9 +663,16 @@ def add_parser(sub, common) -> None:
     )
     p.add_argument(
         "--hop",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="spacing of the windows (default: half of --window)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="when --out holds the outputs of an earlier extract with other models "
+        f"or the other layout, remove them (the files its {RECORD} lists) instead "
+        "of stopping",
     )
     p.add_argument("--memory", help="feature cache folder (default: OUT/cache)")
     p.add_argument(

@@ -22,10 +22,13 @@ Probabilities
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import shlex
+import stat
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -41,39 +44,184 @@ from ._cli_extract import (
 )
 from ._names import builtin_model_names
 
-__all__ = ["load_model_file", "save_model_file", "add_parsers", "MODEL_FORMAT"]
+__all__ = [
+    "load_model_file",
+    "save_model_file",
+    "add_parsers",
+    "MODEL_FORMAT",
+    "InsecureModelFileWarning",
+]
 
 MODEL_FORMAT = "skaudio-random-model"
 MODEL_FORMAT_VERSION = 1
 
 
+class InsecureModelFileWarning(UserWarning):
+    """A model file, or its folder, can be written by other users.
+
+    Model files are pickles, which run code when they are read: whoever can
+    write the file (or replace it in its folder) can run code as the user who
+    loads it.
+    """
+
+
+def _check_out_path(path) -> Path:
+    """``path`` as a model file to write; ``IsADirectoryError`` or
+    ``NotADirectoryError`` (naming it) if a folder is in the way."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"--out {path} is a folder; give the model file's path, such as "
+            f"{path / 'model.joblib'}."
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    f"--out {path}: {parent} is a file, not a folder; choose another "
+                    "path for the model file."
+                )
+            break
+    return path
+
+
 def save_model_file(path, content: dict) -> None:
-    """Write a model file (joblib) atomically."""
+    """Write a model file (joblib) atomically.
+
+    The file is written beside ``path`` under a temporary name and renamed onto
+    it, so an existing model file is replaced only by a complete one; the
+    temporary file is removed if writing fails. A folder at ``path`` is refused.
+    """
     import joblib
 
     from . import __version__
 
-    path = Path(path)
+    path = _check_out_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
     payload = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
         "version": __version__,
         **content,
     }
-    joblib.dump(payload, tmp)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
+    os.close(fd)
+    try:
+        joblib.dump(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
-def load_model_file(path) -> dict:
+def _warn_if_others_can_write(path: str) -> None:
+    """:class:`InsecureModelFileWarning` if group or others can write ``path`` or
+    replace it (its folder writable by them without the sticky bit)."""
+    if os.name == "nt":  # POSIX permission bits only
+        return
+    others = stat.S_IWGRP | stat.S_IWOTH
+    folder = os.path.dirname(os.path.abspath(path))
+    mode, folder_mode = os.stat(path).st_mode, os.stat(folder).st_mode
+    if mode & others:
+        where = f"model file {path!r} is writable by its group or other users"
+    elif folder_mode & others and not folder_mode & stat.S_ISVTX:
+        where = (
+            f"the folder {folder!r} of model file {path!r} is writable by its group "
+            "or other users, who can replace the file"
+        )
+    else:
+        return
+    warnings.warn(
+        f"{where}. A model file is a pickle that runs code when loaded: load it "
+        "only if you trust everyone who can write it, and keep it private "
+        "(chmod go-w).",
+        InsecureModelFileWarning,
+        stacklevel=3,
+    )
+
+
+def _missing_import(exc: BaseException) -> str | None:
+    """``module`` or ``module.name`` of the global that unpickling could not import."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:  # pickle's find_class(module, name) frame, if any
+        frame_vars = tb.tb_frame.f_locals
+        if tb.tb_frame.f_code.co_name == "find_class" and "module" in frame_vars:
+            found = f"{frame_vars['module']}.{frame_vars.get('name', '')}".rstrip(".")
+        tb = tb.tb_next
+    return found or getattr(exc, "name", None)
+
+
+def _check_content(path: str, content: dict, classifier: bool) -> None:
+    """``ValueError`` naming ``path`` unless ``content`` is a model file this
+    version reads: a known ``format_version`` and a usable pipeline (features,
+    then a classifier with its class names if ``classifier``)."""
+    from . import __version__
+
+    version = content.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(
+            f"model file {path!r} has an unknown format_version {version!r}; this "
+            f"skaudio-random ({__version__}) reads format_version 1 to "
+            f"{MODEL_FORMAT_VERSION}. Retrain the model with `skaudio-random train`."
+        )
+    if version > MODEL_FORMAT_VERSION:
+        raise ValueError(
+            f"model file {path!r} has format_version {version} (written by "
+            f"skaudio-random {content.get('version')}); this skaudio-random "
+            f"({__version__}) reads format_version {MODEL_FORMAT_VERSION} at most. "
+            "Upgrade skaudio-random (pip install -U skaudio-random) to use it."
+        )
+    needed = ("pipeline", "classes") if classifier else ("pipeline",)
+    missing = [k for k in needed if k not in content]
+    if missing:
+        raise ValueError(
+            f"model file {path!r} is damaged: the "
+            + " and ".join(repr(k) for k in missing)
+            + " entry is missing. Retrain the model with `skaudio-random train`."
+        )
+    pipeline = content["pipeline"]
+    steps = getattr(pipeline, "steps", None)
+    if not isinstance(steps, list) or len(steps) < (2 if classifier else 1):
+        raise ValueError(
+            f"model file {path!r} is damaged: its 'pipeline' entry is a "
+            f"{type(pipeline).__name__}, not a Pipeline of features then a "
+            "classifier. Retrain the model with `skaudio-random train`."
+        )
+    if not hasattr(pipeline[0], "transform"):
+        raise ValueError(
+            f"model file {path!r} is damaged: its pipeline does not start with a "
+            "feature transformer."
+        )
+    if not classifier:
+        return
+    if not hasattr(pipeline[-1], "predict_proba"):
+        raise ValueError(
+            f"model file {path!r} is damaged: its pipeline does not end with a "
+            "classifier giving probabilities."
+        )
+    n_classes = len(getattr(pipeline[-1], "classes_", ()))
+    if len(content["classes"]) != n_classes:
+        raise ValueError(
+            f"model file {path!r} is damaged: it lists {len(content['classes'])} "
+            f"class names for a classifier of {n_classes} classes."
+        )
+
+
+def load_model_file(path, *, classifier: bool = True) -> dict:
     """Read a model file written by ``skaudio-random train``.
 
-    Model files are pickles: load only files you trust.
+    Model files are pickles, which run code when read: load only files you
+    trust. A file that its group or other users can write (or replace) is
+    loaded with an :class:`InsecureModelFileWarning`.
 
     Parameters
     ----------
     path : str or os.PathLike
+    classifier : bool, default=True
+        Whether the classifier and class names are needed (``predict``) or only
+        the feature transformer, the pipeline's first step (HEAR).
 
     Returns
     -------
@@ -86,10 +234,14 @@ def load_model_file(path) -> dict:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If ``path`` is not a model file of this package.
+        If ``path`` is not a model file of this package, has a newer or unknown
+        ``format_version``, lacks an entry (``pipeline``, ``classes``), or needs
+        a module that cannot be imported here (a user network's, named).
 
     Warns
     -----
+    InsecureModelFileWarning
+        If group or other users can write the file or its folder.
     UserWarning
         If the file was written by another version of the package.
     """
@@ -100,8 +252,17 @@ def load_model_file(path) -> dict:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"model file {path!r} does not exist.")
+    _warn_if_others_can_write(path)
     try:
         content = joblib.load(path)
+    except (ModuleNotFoundError, AttributeError) as exc:
+        needed = _missing_import(exc)
+        raise ValueError(
+            f"model file {path!r} needs {needed or 'a module'!r}, which cannot be "
+            f"imported here ({exc}). It was trained with a network of your own: "
+            "make its module importable (install the package that holds it, or "
+            "add the folder that holds it to PYTHONPATH, or run from that folder)."
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not ours"
         raise ValueError(
             f"{path!r} is not a skaudio-random model file (it could not be read as "
@@ -114,6 +275,7 @@ def load_model_file(path) -> dict:
             f"{type(content).__name__}). Model files are written by "
             "`skaudio-random train`."
         )
+    _check_content(path, content, classifier)
     if content.get("version") != __version__:
         warnings.warn(
             f"model file {path!r} was written by skaudio-random "
@@ -158,6 +320,7 @@ def run_train(args) -> int:
     from .datasets import load_audio_folder
 
     started = time.perf_counter()
+    out = _check_out_path(args.out)  # before any work
     data = load_audio_folder(args.folder, n_splits=args.n_splits)
     names = list(data.target_names)
     counts = np.bincount(np.asarray(data.target), minlength=len(names))
@@ -210,7 +373,6 @@ def run_train(args) -> int:
         for k, v in search.best_params_.items()
     }
     accuracy = float(search.best_score_)
-    out = Path(args.out)
     save_model_file(
         out,
         {

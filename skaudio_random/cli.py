@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -52,7 +53,22 @@ examples:
   skaudio-random study fsdd --data-home ~/data --widths 120 --trained
   skaudio-random study gtzan --data-home /shared/gtzan --scheduler tcp://host:8786
   skaudio-random study folder --data-home DIR --models vgg mypkg.nets:my_net
+
+exit status:
+  0 done; 1 the command cannot run (a missing or unreadable input, an unknown
+  model, a bad option value, a full disk), with a one-line reason on stderr;
+  2 a bad command line (usage errors, --window/--hop not positive and finite)
+  or a size that cannot fit in memory (--width, --n-frames, --n-samples);
+  3 extract or predict could not read some files (the others are written);
+  130 interrupted (run the same command again to resume).
+  Module paths (mypkg.nets:my_net) are imported from the installed packages,
+  then from the current folder.
 """
+
+#: Exit statuses of :func:`main` (see its docstring).
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def load_fsdd(data_home, *, n_splits=5):
@@ -467,21 +483,62 @@ def _threads(n):
 
 
 @contextlib.contextmanager
-def _cwd_on_path():
-    """The current folder importable while a command runs, so that a
-    ``module:factory`` in ``--models`` finds the user's modules as
-    ``python -m`` would (the ``skaudio-random`` script alone does not)."""
-    import os
+def user_imports():
+    """The current folder importable, after the installed packages, for a while.
 
+    Used only where the command line resolves a user's import path
+    (``--models``/``--model`` ``package.module:factory``, a model file naming
+    one), so that such modules are found as ``python -m`` would find them; a
+    file of the current folder named like a library (``psutil.py``) never
+    replaces an installed one, and is not found by the imports made while the
+    command runs.
+    """
     cwd = os.getcwd()
     added = cwd not in sys.path and "" not in sys.path
     if added:
-        sys.path.insert(0, cwd)
+        sys.path.append(cwd)
     try:
         yield
     finally:
         if added and cwd in sys.path:
-            sys.path.remove(cwd)
+            del sys.path[len(sys.path) - 1 - sys.path[::-1].index(cwd)]
+
+
+def _import_paths(args) -> list[str]:
+    """The ``package.module:factory`` specs of the command line."""
+    specs = list(getattr(args, "models", None) or ())
+    if args.command == "train":
+        specs.append(args.model)
+    return [s for s in specs if isinstance(s, str) and ":" in s]
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def _error(exc: BaseException, status: int) -> int:
+    print(f"skaudio-random: error: {_one_line(exc)}", file=sys.stderr)
+    return status
+
+
+def _is_unreachable_width(exc: BaseException) -> bool:
+    arch = sys.modules.get("skaudio_random.architectures")  # raised only once imported
+    return arch is not None and isinstance(exc, arch.WidthUnreachableError)
+
+
+def _run(args) -> int:
+    """The command, with the user's modules imported first (see user_imports)."""
+    specs = _import_paths(args)
+    if specs:
+        from ._resolve import check_model
+
+        with user_imports():  # imported once here; later resolutions reuse them
+            for spec in specs:
+                check_model(spec)
+    if args.command == "predict":  # the model file may name a user's module
+        with user_imports():
+            return args.func(args)
+    return args.func(args)
 
 
 def main(argv=None) -> int:
@@ -495,10 +552,22 @@ def main(argv=None) -> int:
     Returns
     -------
     status : int
-        0 on success, 1 when the command cannot run (missing dataset or file,
-        bad option value, not a model file), with the reason on stderr; 3 when
-        ``extract`` or ``predict`` could not read some files (the others are
-        written); 2 for unknown options.
+        - 0: done.
+        - 1 (``EXIT_FAILED``): the command cannot run with these inputs: a
+          missing or unreadable dataset, input or model file, an unknown model
+          or import path, an option value the library rejects, a full disk
+          (``OSError``, ``ValueError``, ``TypeError``).
+        - 2 (``EXIT_USAGE``, argparse's own status): a bad command line
+          (unknown options, bad choices, ``--window``/``--hop`` not positive and
+          finite), a ``--width`` no nf gives, or a size that cannot fit in
+          memory (the ``MemoryError`` estimate naming ``--width``,
+          ``--n-frames`` or ``--n-samples``).
+        - 3 (``EXIT_SOME_FAILED``): ``extract`` or ``predict`` could not read
+          some files; the others are written.
+        - 130: interrupted; the same command resumes.
+
+        Errors are one line on stderr, ``skaudio-random: error: ...``, without
+        a traceback; only a bug of the package shows one.
 
     Examples
     --------
@@ -510,17 +579,18 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     args.argv = argv  # recorded in model files
     try:
-        with _threads(args.threads), _cwd_on_path():
-            return args.func(args)
-    except (OSError, ValueError) as exc:
-        print(f"skaudio-random: error: {exc}", file=sys.stderr)
-        return 1
+        with _threads(args.threads):
+            return _run(args)
+    except MemoryError as exc:  # the estimates name the option to lower
+        return _error(exc, EXIT_USAGE)
+    except (OSError, ValueError, TypeError) as exc:
+        return _error(exc, EXIT_USAGE if _is_unreachable_width(exc) else EXIT_FAILED)
     except KeyboardInterrupt:
         print(
             "skaudio-random: interrupted; run the same command again to resume.",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,9 +17,12 @@ Install with ``pip install "skaudio-random[dask]"``.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import math
 import os
+import socket
 import threading
 import uuid
 from collections import OrderedDict
@@ -81,7 +84,100 @@ def _parse_count(scheduler: str, prefix: str) -> int | None:
 # --------------------------------------------------------------------------- #
 # clients and clusters
 # --------------------------------------------------------------------------- #
-def make_client(scheduler, *, processes: bool = True):
+def _connect_timeout(timeout) -> float:
+    """Seconds of ``timeout``, Dask's ``distributed.comm.timeouts.connect`` if None."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    if timeout is None:
+        timeout = dask.config.get("distributed.comm.timeouts.connect")
+    return float(parse_timedelta(timeout, default="seconds"))
+
+
+def _what_answered(host: str, port: int, timeout: float) -> str:
+    """A description of the service at ``host:port``, which is not a Dask scheduler."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            try:  # a service that speaks first (SSH, SMTP, ...) shows its greeting
+                greeting = sock.recv(200)
+            except TimeoutError:
+                greeting = None
+            if greeting is None:
+                sock.sendall(b"HEAD / HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
+                try:
+                    greeting = sock.recv(200)
+                except TimeoutError:
+                    return (
+                        f"it accepted the connection but sent nothing for {timeout:g} s"
+                    )
+    except OSError as exc:
+        return f"it could not be asked again ({exc})"
+    if greeting.startswith(b"HTTP/"):
+        status = greeting.split(b"\r\n", 1)[0].decode("ascii", "replace")
+        return (
+            f"an HTTP server answered ({status!r}); the Dask dashboard is one "
+            "(port 8787 by default), while the scheduler itself listens on port "
+            "8786 by default"
+        )
+    if not greeting:
+        return "it closed the connection"
+    return f"it sent {greeting[:60]!r}"
+
+
+async def _dask_handshake(address: str, timeout: float) -> None:
+    from distributed.comm import connect
+
+    comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+    await comm.close()
+
+
+def _check_scheduler(address: str, timeout: float) -> None:
+    """Fail fast, naming ``address``, unless a Dask scheduler answers there.
+
+    A plain socket connects first (a refused connection fails at once, where
+    Dask retries until its timeout); for ``tcp://`` the Dask handshake follows
+    with ``timeout`` as its bound (Dask waits for the handshake without one).
+    """
+    from distributed.comm import get_address_host_port, parse_address
+
+    scheme, _ = parse_address(address)
+    if scheme not in ("tcp", "tls", "ws", "wss"):
+        return  # other transports (ucx, inproc) are Dask's to check
+    try:
+        host, port = get_address_host_port(address)
+    except ValueError:
+        return  # no port: Dask's own error
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except TimeoutError:
+        raise ConnectionError(
+            f"no Dask scheduler answered at {address}: the connection got no answer "
+            f"within {timeout:g} s (wrong host, or a firewall?)."
+        ) from None
+    except OSError as exc:
+        reason = (
+            "the connection was refused (nothing listens on that port)"
+            if isinstance(exc, ConnectionRefusedError)
+            else f"cannot connect ({exc})"
+        )
+        raise ConnectionError(
+            f"no Dask scheduler answered at {address}: {reason}. Start one with "
+            "`dask scheduler` (port 8786 by default) or check the address."
+        ) from None
+    if scheme != "tcp":
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # safe in a running loop
+        try:
+            pool.submit(asyncio.run, _dask_handshake(address, timeout)).result()
+        except (OSError, asyncio.TimeoutError, ValueError, TypeError) as exc:
+            what = _what_answered(host, port, min(timeout, 2.0))
+            raise ConnectionError(
+                f"{address} is not a Dask scheduler: {what}. Give the scheduler's "
+                "address (`dask scheduler` prints it; tcp://host:8786 by default)."
+            ) from exc
+
+
+def make_client(scheduler, *, processes: bool = True, timeout=None):
     """A :class:`distributed.Client` for a ``scheduler`` argument.
 
     Parameters
@@ -102,6 +198,11 @@ def make_client(scheduler, *, processes: bool = True):
     processes : bool, default=True
         For ``"local"`` and ``"local:N"``: worker processes (``True``) or threads
         of this process (``False``, for tests and debugging).
+    timeout : float or str, default=None
+        For an address: how long to wait for the scheduler to answer (seconds, or
+        a Dask duration such as ``"5s"``). Default: Dask's
+        ``distributed.comm.timeouts.connect`` (30 s unless configured, e.g. with
+        the environment variable ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT``).
 
     Returns
     -------
@@ -116,6 +217,12 @@ def make_client(scheduler, *, processes: bool = True):
     cores busy, and ``N`` workers of ``cores // N`` threads keep to the machine.
     Dask's nanny also sets ``OMP_NUM_THREADS=MKL_NUM_THREADS=1`` in worker
     processes, so BLAS inside a search task keeps to one core as well.
+
+    An address is checked before Dask connects: a refused connection raises
+    :class:`ConnectionError` at once, and a ``tcp://`` service that does not
+    complete Dask's handshake within ``timeout`` (an HTTP server such as the
+    dashboard, a silent port) raises one that says what answered, where Dask
+    alone would wait without end.
     """
     distributed = _import_distributed()
     if isinstance(scheduler, distributed.Client):
@@ -129,7 +236,9 @@ def make_client(scheduler, *, processes: bool = True):
             f"{type(scheduler).__name__}."
         )
     if "://" in scheduler:
-        return distributed.Client(scheduler)
+        seconds = _connect_timeout(timeout)
+        _check_scheduler(scheduler, seconds)
+        return distributed.Client(scheduler, timeout=seconds)
     if scheduler.startswith("local-gpu"):
         n = _parse_count(scheduler, "local-gpu")
         return distributed.Client(make_gpu_cluster(n))
@@ -146,8 +255,8 @@ def make_client(scheduler, *, processes: bool = True):
 
 
 @contextlib.contextmanager
-def dask_client(scheduler, *, processes: bool = True):
-    """Context manager around :func:`make_client`.
+def dask_client(scheduler, *, processes: bool = True, timeout=None):
+    """Context manager around :func:`make_client` (same parameters).
 
     A client (and local cluster) started here is closed on exit; a client or
     cluster passed in is left running.
@@ -160,7 +269,7 @@ def dask_client(scheduler, *, processes: bool = True):
     """
     distributed = _import_distributed()
     owned = not isinstance(scheduler, distributed.Client)
-    client = make_client(scheduler, processes=processes)
+    client = make_client(scheduler, processes=processes, timeout=timeout)
     try:
         yield client
     finally:

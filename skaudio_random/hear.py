@@ -152,7 +152,10 @@ def load_model(
         ``""``: build the network from the options below (random weights need no
         file). Otherwise a model file written by ``skaudio-random train``; its
         feature transformer is used (the options below except ``sample_rate``,
-        ``window`` and ``hop`` are then ignored).
+        ``window`` and ``hop`` are then ignored). A model file is a pickle,
+        which runs code when read: load only files you trust (see
+        :func:`skaudio_random._cli_model.load_model_file`, which checks it and
+        warns if others can write it).
     model : str, default="timbral_temporal"
         A model name (see ``skaudio-random extract --help``) or an import path
         ``"package.module:factory"`` of your own network (see
@@ -187,7 +190,8 @@ def load_model(
     if model_file_path:
         from ._cli_model import load_model_file
 
-        transformer = load_model_file(os.fspath(model_file_path))["pipeline"][0]
+        content = load_model_file(os.fspath(model_file_path), classifier=False)
+        transformer = content["pipeline"][0]
     else:
         transformer = make_transformer(
             model,

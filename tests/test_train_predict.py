@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import time
 
 import joblib
 import numpy as np
@@ -221,3 +222,35 @@ def test_train_and_predict_a_user_network(folder, tmp_path, capsys, monkeypatch)
     bad = ["train", str(folder), "--out", str(tmp_path / "x.joblib"), *FAST[2:]]
     assert main([*bad, "--model", "resnet"]) == 1
     assert "unknown model 'resnet'; expected one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["folder", "under_a_file"])
+def test_train_out_onto_a_folder_stops_before_any_work(folder, tmp_path, where, capsys):
+    if where == "folder":
+        out = tmp_path / "models"
+        out.mkdir()
+    else:
+        (tmp_path / "plain").write_text("a file")
+        out = tmp_path / "plain" / "m.joblib"
+    started = time.perf_counter()
+    assert main(["train", str(folder), "--out", str(out), *FAST]) == 1
+    err = capsys.readouterr().err
+    assert str(out if where == "folder" else out.parent) in err
+    assert "--out" in err and "Traceback" not in err and "Errno" not in err
+    assert time.perf_counter() - started < 5  # no features, no grid search
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_save_model_file_leaves_no_part_file(tmp_path, monkeypatch):
+    from skaudio_random._cli_model import save_model_file
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(joblib, "dump", fail)
+    with pytest.raises(OSError, match="No space"):
+        save_model_file(tmp_path / "m.joblib", {"pipeline": None, "classes": []})
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "d").mkdir()
+    with pytest.raises(IsADirectoryError, match="folder"):
+        save_model_file(tmp_path / "d", {"pipeline": None, "classes": []})

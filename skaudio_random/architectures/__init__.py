@@ -237,7 +237,12 @@ def nf_for_width(name: str, width: int) -> int:
     spec = ARCHITECTURES[name]
     if width in spec.paper_nf:
         return spec.paper_nf[width]
-    return closest_nf(spec.n_features, width)
+    return closest_nf(spec.n_features, width, spec.class_name)
+
+
+class WidthUnreachableError(ValueError):
+    """A ``width=`` that no nf gives: too large, or a feature count that does
+    not grow with nf (the command line reports it as a usage error)."""
 
 
 #: Largest nf :func:`closest_nf` tries (a feature count still short of the
@@ -265,9 +270,9 @@ def closest_nf(n_features: Callable[[int], int], width: int, name: str = "") -> 
 
     Raises
     ------
-    ValueError
-        If the counts evaluated do not grow with nf, or stay below ``width``
-        up to :data:`MAX_NF`.
+    WidthUnreachableError
+        A ``ValueError``: the counts evaluated do not grow with nf, or stay
+        below ``width`` up to :data:`MAX_NF`.
 
     Examples
     --------
@@ -276,7 +281,7 @@ def closest_nf(n_features: Callable[[int], int], width: int, name: str = "") -> 
     >>> closest_nf(lambda nf: min(nf, 64), 100, "capped")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: capped cannot give width=100 features: ... at most 64. ...
+    skaudio_random.architectures.WidthUnreachableError: capped cannot give ...
     """
     what = name or "n_features"
     seen: dict[int, int] = {}
@@ -296,9 +301,9 @@ def closest_nf(n_features: Callable[[int], int], width: int, name: str = "") -> 
     count(2)  # one more count: nf=1 alone says nothing of the growth
     while count(hi) < width:
         if hi >= MAX_NF:
-            raise ValueError(
-                f"{what} cannot give width={width} features: it has "
-                f"{seen[hi]} at nf={hi}, the largest nf tried; {_reached(seen)}."
+            raise WidthUnreachableError(
+                f"{what} cannot give width={width} features: at most "
+                f"{seen[hi]}, at nf={hi} (MAX_NF, the largest nf searched)."
             )
         lo, hi = hi, min(2 * hi, MAX_NF)
     while lo < hi:
@@ -320,7 +325,7 @@ def _reached(seen: dict[int, int]) -> str:
 def _not_increasing(what: str, width: int, seen: dict, a: int, b: int):
     grow = "stops growing" if seen[a] == seen[b] else "falls"
     good = {nf: c for nf, c in seen.items() if nf <= a}
-    raise ValueError(
+    raise WidthUnreachableError(
         f"{what} cannot give width={width} features: its feature count {grow} "
         f"with nf ({seen[a]} at nf={a}, {seen[b]} at nf={b}); "
         f"{_reached(good)}. With width=, the feature count must grow with nf."

@@ -324,6 +324,7 @@ def run_study(
         )
         restart = not resume
     with (
+        _store.disk_full_is_clear(study.out),
         _store.ResultsFolder(study.out).locked() as folder,
         _scheduler.study_client(scheduler) as client,
     ):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
@@ -110,6 +111,24 @@ def append_row(path: Path, row: dict) -> None:
         w.writerow([_report._cell(row.get(c)) for c in RESULT_COLUMNS])
         f.flush()
         os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def disk_full_is_clear(out: Path):
+    """Turn a full disk (ENOSPC, EDQUOT) met while a study writes into one
+    ``OSError`` naming the folder; the rows appended so far stay valid."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = Path(exc.filename).parent if exc.filename else Path(out)
+        raise OSError(
+            exc.errno,
+            f"no space left on the device of {where} ({exc.strerror}); the study "
+            f"stopped, and {Path(out) / 'results.csv'} keeps the rows written so "
+            "far: free some space and run the same command again to resume",
+        ) from None
 
 
 def read_rows(path: Path) -> list[dict]:
