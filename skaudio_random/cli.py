@@ -486,12 +486,13 @@ def _threads(n):
 def user_imports():
     """The current folder importable, after the installed packages, for a while.
 
-    Used only where the command line resolves a user's import path
-    (``--models``/``--model`` ``package.module:factory``, a model file naming
-    one), so that such modules are found as ``python -m`` would find them; a
-    file of the current folder named like a library (``psutil.py``) never
-    replaces an installed one, and is not found by the imports made while the
-    command runs.
+    Used only for a command that names a user's import path
+    (``--models``/``--model`` ``package.module:factory``) or reads a model file
+    that may name one (``predict``), so that such modules are found as
+    ``python -m`` would find them, also by the worker processes the command
+    starts; a file of the current folder named like an installed library
+    (``psutil.py``) never replaces it, and other commands do not see the
+    current folder at all.
     """
     cwd = os.getcwd()
     added = cwd not in sys.path and "" not in sys.path
@@ -529,16 +530,16 @@ def _is_unreachable_width(exc: BaseException) -> bool:
 def _run(args) -> int:
     """The command, with the user's modules imported first (see user_imports)."""
     specs = _import_paths(args)
-    if specs:
-        from ._resolve import check_model
+    if not specs and args.command != "predict":  # the model file may name one
+        return args.func(args)
+    from ._resolve import check_model
 
-        with user_imports():  # imported once here; later resolutions reuse them
-            for spec in specs:
-                check_model(spec)
-    if args.command == "predict":  # the model file may name a user's module
-        with user_imports():
-            return args.func(args)
-    return args.func(args)
+    # The whole command: worker processes it starts copy sys.path, and
+    # unpickle the user's network by its module.
+    with user_imports():
+        for spec in specs:
+            check_model(spec)
+        return args.func(args)
 
 
 def main(argv=None) -> int:
