@@ -53,7 +53,9 @@ TRAIN_FIX_LENGTH = ("crop", "repeat", "zero")
 _CHECKPOINT = "checkpoint.pt"
 #: 2: read with weights_only=True; the fingerprint is a dict of hashes.
 _CHECKPOINT_FORMAT = 2
-_CONVS = (nn.Conv1d, nn.Conv2d)
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+#: input_scaling values: one affine map a first layer absorbs, per mel band, none.
+INPUT_SCALINGS = ("scalar", "per_band", "none")
 
 
 # --------------------------------------------------------------------------- #
@@ -76,6 +78,25 @@ def paper_init_(module: nn.Module, generator: torch.Generator) -> nn.Module:
     return module
 
 
+def add_zero_biases_(module: nn.Module) -> nn.Module:
+    """Give every bias-free convolution of ``module`` a zero bias, in place.
+
+    The paper's models are TensorFlow layers with biases initialised at zero;
+    the random-weight networks leave them out (a zero bias adds nothing), so a
+    trained counterpart gets them back, trainable, computing at step 0 exactly
+    what the random network computes.
+    """
+    for layer in module.modules():
+        if isinstance(layer, _CONVS) and layer.bias is None:
+            weight = layer.weight
+            layer.bias = nn.Parameter(
+                torch.zeros(
+                    layer.out_channels, dtype=weight.dtype, device=weight.device
+                )
+            )
+    return module
+
+
 def build_network(
     architecture="vgg",
     *,
@@ -83,6 +104,7 @@ def build_network(
     width: int = 120,
     random_state: int = 0,
     init: str = "paper",
+    conv_bias: bool = True,
 ) -> nn.Module:
     """The feature network of a :class:`TrainedNetworkClassifier`, untrained.
 
@@ -117,6 +139,13 @@ def build_network(
         paper's way (:func:`paper_init_`, or RandomNetworkFeatures' ``init``);
         ``"network"`` keeps the factory's own weights. Registry architectures
         always use the paper's initialisation.
+    conv_bias : bool, default=True
+        For registry architectures: give every convolution a trainable bias,
+        zero at the start, as the paper's TensorFlow layers have (the
+        random-weight networks omit them, since a zero bias adds nothing). The
+        untrained network then computes exactly the random-weight features.
+        ``False`` trains bias-free convolutions. User networks keep the
+        biases their factory gives them.
 
     Returns
     -------
@@ -137,6 +166,8 @@ def build_network(
         spec = ARCHITECTURES[name]
         nf = nf_for_width(name, int(width))
         net = spec.build(nf, generator=make_generator(seed))
+        if conv_bias:
+            add_zero_biases_(net)
     else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -217,16 +248,20 @@ class _NetworkWithHead(nn.Module):
         self.register_buffer("input_scale", torch.ones(shape))
 
     def standardise_on(
-        self, x: Tensor, batch_size: int, device, *, inputs: bool = False
+        self, x: Tensor, batch_size: int, device, *, inputs: str = "none"
     ) -> None:
-        """Fix the standardisation of the pooled features (and, if ``inputs``,
-        of the inputs: per mel band for log-mel, one for waveforms) from ``x``."""
-        if inputs:
-            dims = (0, 2) if x.ndim == 3 else tuple(range(x.ndim))
+        """Fix the standardisation of the pooled features, and of the inputs
+        (``inputs``: one mean and std over everything, ``"scalar"``; per mel
+        band, ``"per_band"``; none, ``"none"``), from the training inputs ``x``."""
+        if inputs != "none":
+            per_band = inputs == "per_band" and x.ndim == 3
+            dims = (0, 2) if per_band else tuple(range(x.ndim))
             std, mean = torch.std_mean(x.double(), dim=dims, correction=0)
             shape = self.input_mean.shape
-            self.input_mean.copy_(mean.float().reshape(shape))
-            self.input_scale.copy_(_nonzero(std).float().reshape(shape))
+            self.input_mean.copy_(mean.float().expand(shape[0]).reshape(shape))
+            self.input_scale.copy_(
+                _nonzero(std).float().expand(shape[0]).reshape(shape)
+            )
         was_training = self.training
         self.eval()
         with torch.no_grad():
@@ -487,12 +522,24 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
     init : {"paper", "network"}, default="paper"
         Initialisation of a user network's convolutions (see
         :func:`build_network`).
-    input_scaling : {"standard", "none"}, default="standard"
-        ``"standard"`` standardises the network's input before the first
-        layer with a fixed mean and standard deviation over the training
-        clips (per mel band for log-mel, one pair for waveforms), the usual
-        practice for training; ``"none"`` feeds the paper's input unchanged
-        (dB log-mel, raw waveform), exactly as the random features see it.
+    input_scaling : {"scalar", "per_band", "none"}, default="scalar"
+        Fixed standardisation of the network's input, from the training
+        clips. ``"scalar"``: one mean and one standard deviation over every
+        clip, band and frame (or sample), an affine map of the whole input
+        that the first layer can absorb (its weights scale, its bias shifts),
+        so the architecture is the one judged with random weights.
+        ``"per_band"``: a mean and standard deviation per mel band (one pair
+        for waveforms), the usual practice for training spectrogram models,
+        but it changes what an architecture computes (the band average of
+        Temporal or Time becomes a weighted envelope). ``"none"``: the paper's
+        input unchanged (dB log-mel, raw waveform), exactly as the random
+        features see it, at a scale Adam trains slowly from. ``"standard"``
+        is a deprecated alias of ``"per_band"`` (a ``FutureWarning``).
+    conv_bias : bool, default=True
+        Trainable biases on the convolutions of a registry architecture,
+        initialised at zero as in the paper's TensorFlow layers, so that the
+        untrained network computes the random-weight features (see
+        :func:`build_network`). ``False`` trains bias-free convolutions.
     n_frames : int, default=1376
         Log-mel frames per clip (mel networks).
     n_samples : int, default=350000
@@ -568,6 +615,17 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    What keeps the architecture that the random features judged: the
+    paper's initialisation, zero-initialised conv biases (``conv_bias``), the
+    standardisation of the pooled features before the head (an affine map the
+    head absorbs) and ``input_scaling="scalar"`` or ``"none"``. What changes
+    it: ``input_scaling="per_band"``, ``conv_bias=False`` (fewer trainable
+    parameters than the paper's layers) and ``init="network"`` for a user
+    network. With ``"scalar"``, the untrained network on the scaled input is
+    the random network on the raw input up to its first layer's affine map
+    (exactly, for a first layer without zero padding; up to the padded edge
+    frames otherwise).
+
     Training runs the networks' plain differentiable forward (the fast CPU
     path of the random-feature transformers is inference-only). A network
     whose forward modifies in place a tensor autograd keeps (the frame-level
@@ -604,7 +662,10 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         "network": [callable, None],
         "input_kind": [StrOptions({"auto", *INPUT_KINDS})],
         "init": [StrOptions({"paper", "network"})],
-        "input_scaling": [StrOptions({"standard", "none"})],
+        "input_scaling": [
+            StrOptions({*INPUT_SCALINGS, "standard"}, deprecated={"standard"})
+        ],
+        "conv_bias": ["boolean"],
         "n_frames": [Interval(Integral, 1, None, closed="left")],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "sr": [Interval(Integral, 1, None, closed="left")],
@@ -639,7 +700,8 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         network=None,
         input_kind="auto",
         init="paper",
-        input_scaling="standard",
+        input_scaling="scalar",
+        conv_bias=True,
         n_frames=1376,
         n_samples=350000,
         sr=12000,
@@ -662,6 +724,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
         self.input_kind = input_kind
         self.init = init
         self.input_scaling = input_scaling
+        self.conv_bias = conv_bias
         self.n_frames = n_frames
         self.n_samples = n_samples
         self.sr = sr
@@ -698,6 +761,19 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
                 "Pass input_kind='mel' or 'waveform'."
             )
         return kind
+
+    def _input_scaling(self) -> str:
+        if self.input_scaling != "standard":
+            return self.input_scaling
+        warnings.warn(
+            "input_scaling='standard' is deprecated: it is 'per_band' (the log-mel "
+            "standardised per mel band, which changes what an architecture computes); "
+            "the default is now 'scalar' (one mean and std, which the first layer "
+            "absorbs). Pass 'per_band' to keep the old behaviour.",
+            FutureWarning,
+            stacklevel=4,
+        )
+        return "per_band"
 
     def _length(self) -> int:
         return self.n_frames if self.input_kind_ == "mel" else self.n_samples
@@ -775,6 +851,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
             width=self.width,
             random_state=seed,
             init=self.init,
+            conv_bias=self.conv_bias,
         )
         self.input_kind_ = self._resolve_kind(features)
         self._check_length(features)
@@ -928,7 +1005,7 @@ class TrainedNetworkClassifier(ClassifierMixin, BaseEstimator):
                 train_x,
                 self.batch_size,
                 device,
-                inputs=self.input_scaling == "standard",
+                inputs=self._input_scaling(),
             )
         else:
             state = self._resume(path, fingerprint, model, optimizer, shuffle)

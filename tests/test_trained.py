@@ -95,6 +95,27 @@ def test_every_weight_of_every_architecture_trains(architecture):
         assert not torch.equal(w0, w1), f"{architecture}: {name} did not train"
 
 
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_convs_have_zero_biases_that_the_forward_uses(architecture):
+    """The paper's TensorFlow layers have zero-initialised biases: the trained
+    counterpart has them (so step 0 is the random network) and uses them."""
+    spec = ARCHITECTURES[architecture]
+    length = 32 if spec.input_kind == "mel" else N_SAMPLES.get(architecture, 1024)
+    shape = (2, 96, length) if spec.input_kind == "mel" else (2, length)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    net = build_network(architecture, width=16, random_state=0)
+    bare = build_network(architecture, width=16, random_state=0, conv_bias=False)
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv1d | nn.Conv2d)]
+    assert convs and all(c.bias is not None and c.bias.requires_grad for c in convs)
+    assert all(torch.all(c.bias == 0) for c in convs)
+    assert all(m.bias is None for m in bare.modules() if isinstance(m, type(convs[0])))
+    with torch.no_grad():
+        torch.testing.assert_close(net(x, reference=True), bare(x, reference=True))
+        for conv in convs:
+            conv.bias.fill_(1.0)
+        assert not torch.allclose(net(x, reference=True), bare(x, reference=True))
+
+
 # --------------------------------------------------------------------------- #
 # the classifier
 # --------------------------------------------------------------------------- #
@@ -112,7 +133,7 @@ def test_fit_predict_proba_and_attributes():
     assert all(math.isfinite(h["val_accuracy"]) for h in clf.history_)
 
 
-@pytest.mark.parametrize("input_scaling", ["none", "standard"])
+@pytest.mark.parametrize("input_scaling", ["none", "scalar", "per_band"])
 def test_inputs_and_pooled_features_are_standardised_on_the_training_clips(
     input_scaling,
 ):
@@ -120,19 +141,66 @@ def test_inputs_and_pooled_features_are_standardised_on_the_training_clips(
     clf = _clf(max_epochs=1, validation_fraction=0, input_scaling=input_scaling)
     net = clf.fit(X, y).network_
     x = prepare_inputs(X, "mel", length=N_FRAMES).double()
-    if input_scaling == "standard":  # per mel band, over clips and frames
-        std, mean = torch.std_mean(x, dim=(0, 2), correction=0, keepdim=True)
-        torch.testing.assert_close(net.input_mean, mean[0].float())
-        torch.testing.assert_close(net.input_scale, std[0].float())
-        x = (x - mean) / std
-    else:
+    if input_scaling == "none":
         assert torch.all(net.input_mean == 0) and torch.all(net.input_scale == 1)
+    else:  # per mel band, or one pair, over clips and frames
+        dims = (0, 2) if input_scaling == "per_band" else (0, 1, 2)
+        std, mean = torch.std_mean(x, dim=dims, correction=0, keepdim=True)
+        torch.testing.assert_close(net.input_mean, mean[0].float().expand(96, 1))
+        torch.testing.assert_close(net.input_scale, std[0].float().expand(96, 1))
+        x = (x - mean) / std
     with torch.no_grad():
         untrained = build_network("vgg", width=16, random_state=0)
         feats = untrained(x.float(), reference=True).double()
     std, mean = torch.std_mean(feats, dim=0, correction=0)
     torch.testing.assert_close(net.feature_mean, mean.float(), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(net.feature_scale, std.float(), rtol=1e-4, atol=1e-4)
+
+
+def test_scalar_input_scaling_is_absorbed_by_the_first_layer():
+    """One mean and std: the untrained network on the scaled input is the
+    random network on the raw input with its first conv's weights divided by
+    the std and the mean folded into its bias (vertical: no zero padding)."""
+    X, y = _clips()
+    clf = _clf("vertical_7x86", max_epochs=1, validation_fraction=0)
+    model = clf.fit(X, y).network_  # default input_scaling="scalar"
+    m, s = float(model.input_mean[0, 0]), float(model.input_scale[0, 0])
+    x = prepare_inputs(X, "mel", length=N_FRAMES)
+    net = build_network("vertical_7x86", width=16, random_state=0)
+    folded = build_network("vertical_7x86", width=16, random_state=0)
+    with torch.no_grad():
+        conv = folded.conv
+        conv.weight.div_(s)
+        conv.bias.sub_(m * conv.weight.sum(dim=(1, 2, 3)))
+        torch.testing.assert_close(
+            net((x - m) / s, reference=True),
+            folded(x, reference=True),
+            rtol=1e-4,
+            atol=1e-4,
+        )
+
+
+def test_per_band_scaling_changes_the_temporal_architecture():
+    """Per-band standardisation is not a map the first layer can absorb: the
+    band average of Temporal becomes a weighted one."""
+    X, y = _clips()
+    x = prepare_inputs(X, "mel", length=N_FRAMES).double()
+    std, mean = torch.std_mean(x, dim=(0, 2), correction=0, keepdim=True)
+    per_band = ((x - mean) / std).mean(dim=1)  # what Temporal's input averages
+    scalar_std, scalar_mean = torch.std_mean(x, correction=0)
+    scalar = ((x - scalar_mean) / scalar_std).mean(dim=1)
+    raw = x.mean(dim=1)
+    corr = lambda a, b: float(torch.corrcoef(torch.stack([a.ravel(), b.ravel()]))[0, 1])  # noqa: E731
+    assert corr(raw, scalar) == pytest.approx(1.0)
+    assert corr(raw, per_band) < 0.999
+
+
+def test_standard_input_scaling_is_a_deprecated_alias_of_per_band():
+    X, y = _clips()
+    with pytest.warns(FutureWarning, match="'standard' is deprecated"):
+        old = _clf(max_epochs=1, input_scaling="standard").fit(X, y)
+    new = _clf(max_epochs=1, input_scaling="per_band").fit(X, y)
+    np.testing.assert_array_equal(old.predict_proba(X), new.predict_proba(X))
 
 
 def test_same_seed_same_predictions_new_seed_differs():

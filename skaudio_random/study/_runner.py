@@ -234,7 +234,7 @@ def run_study(
     trained_params : dict, default=None
         Training options of the trained networks, a subset of ``max_epochs``,
         ``patience``, ``lr``, ``batch_size``, ``weight_decay``,
-        ``validation_fraction`` and ``input_scaling`` (the classifier's
+        ``validation_fraction``, ``input_scaling`` and ``conv_bias`` (the classifier's
         defaults otherwise). Part of the study's identity.
     scheduler : str, distributed.Client or Dask cluster, default=None
         Compute on a Dask cluster (needs the ``dask`` extra): an address such

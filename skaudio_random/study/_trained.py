@@ -39,6 +39,7 @@ TRAINED_DEFAULTS = {
         "weight_decay",
         "validation_fraction",
         "input_scaling",
+        "conv_bias",
     )
 }
 #: Input-preparation options taken from ``transformer_params``.
