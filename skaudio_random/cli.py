@@ -71,22 +71,62 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def load_fsdd(data_home, *, n_splits=5):
+#: FSDD's own split (its README): takes 0-4 of every speaker and digit are the
+#: test set; ``load_fsdd(split="official")`` validates on the next five.
+FSDD_TEST_TAKES = range(0, 5)
+FSDD_VALIDATION_TAKES = range(5, 10)
+
+
+def load_fsdd(data_home, *, n_splits=5, split="cv"):
     """The Free Spoken Digit Dataset from a copy of its repository.
 
     Looks for ``recordings/{digit}_{speaker}_{take}.wav`` in ``data_home``,
     ``data_home/fsdd`` or ``data_home/free-spoken-digit-dataset``; the label is
-    the digit of the file name (the dataset's own convention). The bunch has
-    the ``"cv"`` protocol over ``StratifiedKFold(n_splits, shuffle=True,
-    random_state=0)`` (takes of one speaker fall in every fold, as in the
-    dataset's official split) and ``fix_length="repeat"``; ``groups`` holds the
-    speaker. FSDD is CC BY-SA 4.0 (Z. Jackson et al., Zenodo
-    10.5281/zenodo.1342401).
+    the digit of the file name (the dataset's own convention); ``groups`` holds
+    the speaker; ``fix_length="repeat"``. FSDD is CC BY-SA 4.0 (Z. Jackson et
+    al., Zenodo 10.5281/zenodo.1342401).
+
+    Parameters
+    ----------
+    data_home : str or os.PathLike
+        Where the copy of the repository is.
+    n_splits : int, default=5
+        Folds of ``split="cv"``.
+    split : {"cv", "official"}, default="cv"
+        ``"cv"``: all clips, the ``"cv"`` protocol over
+        ``StratifiedKFold(n_splits, shuffle=True, random_state=0)`` (takes of
+        one speaker fall in every fold, as in the official split).
+        ``"official"``: the dataset's own split, with the ``"validation"``
+        protocol of the package's other fixed splits (as ``load_gtzan``):
+        takes 0-4 of every speaker and digit are the test set
+        (``test_filenames``, ``test_target``, ``test_groups``: 300 of the 3000
+        clips), never in ``cv``; the others are ``filenames``, where ``cv`` is
+        a ``PredefinedSplit`` whose single validation fold is takes 5-9 (model
+        selection, early stopping) and takes 10-49 train. ``n_splits`` is
+        unused.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``filenames``, ``target``, ``target_names``, ``cv``, ``protocol``,
+        ``groups``, ``fix_length``, ``name="fsdd"``, ``split``, ``root``,
+        ``DESCR``; with ``split="official"`` also the test fields.
+
+    Raises
+    ------
+    OSError
+        If no recordings are found or a file name does not follow the
+        layout (with ``split="official"`` the take must be an integer, and
+        both the test and the validation takes must be present).
+    ValueError
+        If ``split`` is not one of the above.
     """
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import PredefinedSplit, StratifiedKFold
 
     from .datasets._base import _make_bunch
 
+    if split not in ("cv", "official"):
+        raise ValueError(f"load_fsdd: split must be 'cv' or 'official'; got {split!r}.")
     home = Path(data_home).expanduser()
     tried = [home, home / "fsdd", home / "free-spoken-digit-dataset"]
     for root in tried:
@@ -104,24 +144,59 @@ def load_fsdd(data_home, *, n_splits=5):
     bad = [
         f.name
         for f, p in zip(files, parts, strict=True)
-        if len(p) != 3 or not p[0].isdigit()
+        if len(p) != 3
+        or not p[0].isdigit()
+        or (split == "official" and not p[2].isdigit())
     ]
     if bad:
         raise OSError(
             f"load_fsdd: {len(bad)} file names in {root / 'recordings'} do not follow "
             f"{{digit}}_{{speaker}}_{{take}}.wav (e.g. {bad[0]})."
         )
-    return _make_bunch(
-        filenames=[str(f) for f in files],
-        target=[int(p[0]) for p in parts],
+    filenames = np.asarray([str(f) for f in files], dtype=str)
+    target = np.asarray([int(p[0]) for p in parts])
+    groups = np.asarray([p[1] for p in parts], dtype=str)
+    common = dict(
         target_names=[str(d) for d in range(10)],
-        cv=StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0),
         descr="Free Spoken Digit Dataset (CC BY-SA 4.0), Z. Jackson et al.",
         fix_length="repeat",
-        protocol="cv",
         name="fsdd",
-        groups=np.asarray([p[1] for p in parts], dtype=str),
+        split=split,
         root=str(root),
+    )
+    if split == "cv":
+        return _make_bunch(
+            filenames=filenames,
+            target=target,
+            cv=StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0),
+            protocol="cv",
+            groups=groups,
+            **common,
+        )
+    take = np.asarray([int(p[2]) for p in parts])
+    test = np.isin(take, FSDD_TEST_TAKES)
+    valid = np.isin(take, FSDD_VALIDATION_TAKES)
+    parts_present = {
+        "test (takes 0-4)": test,
+        "validation (takes 5-9)": valid,
+        "training (takes 10 and above)": ~(test | valid),
+    }
+    absent = [what for what, mask in parts_present.items() if not mask.any()]
+    if absent:
+        raise OSError(
+            f"load_fsdd: split='official' found no recording of the "
+            f"{' and '.join(absent)} set(s) in {root / 'recordings'}."
+        )
+    return _make_bunch(
+        filenames=filenames[~test],
+        target=target[~test],
+        cv=PredefinedSplit(np.where(valid[~test], 0, -1)),
+        protocol="validation",
+        groups=groups[~test],
+        test_filenames=filenames[test],
+        test_target=target[test],
+        test_groups=groups[test],
+        **common,
     )
 
 

@@ -23,12 +23,71 @@ from sklearn.base import clone
 __all__ = [
     "RankCorrelation",
     "rank_correlation",
+    "merge_float_ties",
     "plot_random_vs_trained",
     "evaluate_trained",
 ]
 
 #: Fewest architectures for which a rank correlation is reported.
 MIN_ARCHITECTURES = 3
+
+#: Accuracies closer than this are one value when ranked (see
+#: :func:`merge_float_ties`).
+TIE_TOLERANCE = 1e-9
+
+
+def merge_float_ties(values, tol: float = TIE_TOLERANCE) -> np.ndarray:
+    """Make accuracies that differ only by float rounding exactly equal.
+
+    An accuracy is a ratio of counts (or a mean of such ratios over folds),
+    so two architectures with the same correct counts on the same clips have
+    the same accuracy; summed in another order, their float means can still
+    differ in the last bit (23/96 as 0.23958333333333334 or ...331) and rank
+    apart. Two different means of ratios over the same folds differ by at
+    least ``1 / (n_folds * lcm(fold sizes))``, far above ``tol`` for real
+    test sets, while float rounding errs by about 1e-16 per term.
+
+    Parameters
+    ----------
+    values : array-like of float
+        Accuracies.
+    tol : float, default=TIE_TOLERANCE (1e-9)
+        Sorted values closer than this to their neighbour form one group.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not one-dimensional or holds a NaN or infinity.
+
+    Returns
+    -------
+    ndarray of float
+        ``values``, each replaced by the smallest value of its group. Unlike
+        rounding to a number of decimals, no group is split at a rounding
+        boundary.
+
+    Examples
+    --------
+    >>> a = sum([22 / 96, 24 / 96, 23 / 96, 21 / 96, 25 / 96]) / 5
+    >>> b = sum([22 / 96, 24 / 96, 21 / 96, 25 / 96, 23 / 96]) / 5
+    >>> bool(a == b)
+    False
+    >>> merged = merge_float_ties([a, b, 0.5])
+    >>> bool(merged[0] == merged[1]), float(merged[2])
+    (True, 0.5)
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"values must be a 1-d array of finite accuracies; got {values!r}."
+        )
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    group = np.concatenate([[0], np.cumsum(np.diff(ranked) > tol)])
+    first = np.searchsorted(group, group)  # index of each group's smallest
+    merged = np.empty_like(values)
+    merged[order] = ranked[first]
+    return merged
 
 
 @dataclass
@@ -119,9 +178,13 @@ def rank_correlation(
     Returns
     -------
     RankCorrelation
-        With fewer than 3 architectures, or when either side's accuracies are
-        all equal (no ranking), the coefficients and p-values are NaN and
-        ``notes`` says why.
+        Accuracies that differ by less than :data:`TIE_TOLERANCE` (float
+        rounding of the same counts, see :func:`merge_float_ties`) are tied,
+        in the ranks, the tie note and the all-equal check; ``random`` and
+        ``trained`` keep the values as given. With fewer than 3
+        architectures, or when either side's accuracies are all equal (no
+        ranking), the coefficients and p-values are NaN and ``notes`` says
+        why.
 
     Raises
     ------
@@ -161,6 +224,7 @@ def rank_correlation(
             raise ValueError(f"{what} must hold accuracies in [0, 1]; got {bad}.")
     nan = math.nan
     result = RankCorrelation(names, random, trained, nan, nan, nan, nan, alternative)
+    random, trained = merge_float_ties(random), merge_float_ties(trained)
     if len(names) < MIN_ARCHITECTURES:
         result.notes.append(
             f"a rank correlation needs at least {MIN_ARCHITECTURES} architectures; "
