@@ -74,6 +74,7 @@ __all__ = list(_SOURCES)
 _SUBMODULES = {
     "architectures",
     "audio",
+    "cheap_predictors",
     "cli",
     "datasets",
     "distributed",
